@@ -1,0 +1,5 @@
+import sys
+
+from minidump.cli import main
+
+sys.exit(main())

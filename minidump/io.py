@@ -1,0 +1,161 @@
+"""Bounded reads, the sparse physical address space, and the atomic output file."""
+
+from __future__ import annotations
+
+import bisect
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from minidump.errors import FormatError, TruncatedError, UsageError
+
+CHUNK = 1 << 20  # streaming copy unit (STYLE.md section 9: 1 MiB readinto is fastest, flat RSS)
+
+
+def read_at(fh: BinaryIO, offset: int, size: int, *, path: str | None = None,
+            what: str | None = None) -> bytes:
+    """Read exactly ``size`` bytes at ``offset`` or raise a located TruncatedError."""
+    if offset < 0 or size < 0:
+        raise TruncatedError("negative offset or size", path=path, offset=max(offset, 0), field=what)
+    fh.seek(offset)
+    data = fh.read(size)
+    if len(data) != size:
+        raise TruncatedError(f"truncated: need {size:#x} bytes, file has {len(data):#x} here",
+                             path=path, offset=offset, field=what)
+    return data
+
+
+def file_size(path: str) -> int:
+    return os.stat(path).st_size
+
+
+def parse_int(text: str, what: str = "number") -> int:
+    """Parse decimal or 0x-hex (as users type addresses and sizes)."""
+    try:
+        return int(text.strip().replace("_", ""), 0)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not a number (decimal or 0x-hex)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """``size`` bytes of physical memory at ``paddr``, held in ``path`` at ``offset``."""
+
+    paddr: int
+    size: int
+    path: str
+    offset: int
+
+    @property
+    def end(self) -> int:
+        return self.paddr + self.size
+
+
+def parse_memory_spec(spec: str) -> Extent:
+    """``FILE@PADDR`` (crash's syntax for raw RAM images) to an Extent."""
+    path, sep, addr = spec.rpartition("@")
+    if not sep or not path:
+        raise UsageError(f"--memory {spec!r}: expected FILE@PADDR")
+    paddr = parse_int(addr, "--memory address")
+    try:
+        size = file_size(path)
+    except OSError as exc:
+        raise UsageError(f"--memory {path}: {exc.strerror}") from None
+    return Extent(paddr, size, path, 0)
+
+
+class PhysicalMemory:
+    """A sparse physical address space over files; reads are bounded and lazy.
+
+    Overlapping extents are allowed; the first one added that covers an
+    address wins, and a read must lie inside one extent.
+    """
+
+    def __init__(self, extents: list[Extent] | None = None) -> None:
+        self._extents: list[Extent] = []
+        self._starts: list[int] = []
+        self._handles: dict[str, BinaryIO] = {}
+        for extent in extents or ():
+            self.add(extent)
+
+    def add(self, extent: Extent) -> None:
+        if extent.size <= 0:
+            return
+        index = bisect.bisect_right(self._starts, extent.paddr)
+        self._extents.insert(index, extent)
+        self._starts.insert(index, extent.paddr)
+
+    @property
+    def extents(self) -> list[Extent]:
+        return list(self._extents)
+
+    def find(self, paddr: int, size: int = 1) -> Extent | None:
+        """The extent holding ``[paddr, paddr + size)``, or None."""
+        index = bisect.bisect_right(self._starts, paddr)
+        best = None
+        for extent in reversed(self._extents[:index]):
+            if extent.paddr <= paddr and paddr + size <= extent.end:
+                best = extent
+                break
+        return best
+
+    def locate(self, paddr: int, size: int, what: str) -> tuple[str, int]:
+        """(path, file offset) of ``[paddr, paddr + size)`` or a FormatError naming it."""
+        extent = self.find(paddr, size)
+        if extent is None:
+            raise FormatError(f"PA {paddr:#x}+{size:#x} is not inside any --memory image",
+                              field=what)
+        return extent.path, extent.offset + (paddr - extent.paddr)
+
+    def read(self, paddr: int, size: int, what: str) -> bytes:
+        path, offset = self.locate(paddr, size, what)
+        fh = self._handles.get(path)
+        if fh is None:
+            fh = self._handles[path] = open(path, "rb")  # noqa: SIM115 - closed in close()
+        return read_at(fh, offset, size, path=path, what=what)
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            fh.close()
+        self._handles.clear()
+
+    def __enter__(self) -> "PhysicalMemory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextmanager
+def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> Iterator[BinaryIO]:
+    """Write to a temp file beside ``path`` and rename it into place on success.
+
+    Refuses an output that is one of the inputs, and an existing output
+    without ``force``.  On any failure (including KeyboardInterrupt) the temp
+    file is removed and nothing appears at ``path``.
+    """
+    real = os.path.realpath(path)
+    for item in inputs:
+        if item and os.path.realpath(item) == real:
+            raise UsageError(f"output {path} is also an input; choose another -o")
+    if os.path.isdir(path):
+        raise UsageError(f"output {path} is a directory")
+    if os.path.exists(path) and not force:
+        raise UsageError(f"output {path} exists; use --force to replace it")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".minidump-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

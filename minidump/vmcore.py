@@ -1,0 +1,224 @@
+"""The vmcore planner (pure) and streaming writer.
+
+Output, per vmcore-consumers.md section f: an ELF core whose phdr 0 is the
+only PT_NOTE (CORE notes as captured, then the VMCOREINFO note, 4-byte
+framing), followed by one PT_LOAD per written region with ``p_paddr`` and
+``p_vaddr``, ``p_filesz == p_memsz`` and ``p_align`` 0 (so crash reads it as a
+kdump ELF).  Payloads follow the notes back to back, in region order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from minidump.errors import LayoutError, TruncatedError
+from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME, elf_structs
+from minidump.io import CHUNK
+from minidump.model import Arch, Capture, Note, Payload, Region, Status
+
+MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here
+PT_LOAD_FLAGS = PF.R | PF.W | PF.X  # as kexec-tools and /proc/vmcore write them
+PT_NOTE_ALIGN = 4  # drgn parses notes with 8-byte framing only when p_align == 8
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLoad:
+    region: int          # index into Plan.regions
+    paddr: int
+    vaddr: int
+    size: int
+    offset: int          # file offset of the data
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    arch: Arch
+    header: bytes        # Ehdr + phdrs + notes
+    loads: tuple[PlannedLoad, ...]
+    regions: tuple[Region, ...]   # every region, with its final status
+    size: int            # total output size
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def lost(self) -> list[Region]:
+        return [r for r in self.regions if r.status is not None and r.status.lost]
+
+    @property
+    def written_bytes(self) -> int:
+        return sum(load.size for load in self.loads)
+
+
+SameBytes = Callable[[Region, Region, int, int], bool]
+
+
+def _different(reason: str, region: Region, status: Status = Status.INVALID) -> Region:
+    return region.with_(status=status, reason=reason)
+
+
+def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
+            ids_unique: bool = False) -> list[Region]:
+    """Give every region its final status: written, or why not.
+
+    Duplicates (same ID and name, or with ``ids_unique`` the same ID; or the
+    same physical range) keep the first.  Partial overlaps are written only
+    when ``same_bytes`` says the overlapping bytes agree, so no two PT_LOADs
+    ever give different contents for one physical byte.
+    """
+    out: list[Region] = []
+    seen_ids: dict[object, int] = {}
+    seen_ranges: dict[tuple[int, int], int] = {}
+    for region in regions:
+        if region.status is not None:
+            out.append(region)
+            continue
+        if region.paddr is None:
+            out.append(_different("no physical address", region))
+            continue
+        if region.size <= 0:
+            out.append(_different("size is 0", region))
+            continue
+        if region.paddr + region.size > 1 << 64:
+            out.append(_different("address + size wraps past 2^64", region))
+            continue
+        if region.payload is None:
+            out.append(_different("no payload captured", region, Status.MISSING))
+            continue
+        if region.payload.length < region.size:
+            out.append(_different(f"payload has {region.payload.length:#x} of "
+                                  f"{region.size:#x} bytes", region, Status.SHORT))
+            continue
+        key = None
+        if region.id is not None and region.id > 0:
+            key = region.id if ids_unique else (region.id, region.name)
+        first = seen_ids.get(key) if key is not None else None
+        if first is None:
+            first = seen_ranges.get((region.paddr, region.size))
+        if first is not None:
+            other = out[first]
+            out.append(_different(f"same {'ID' if key in seen_ids else 'range'} as "
+                                  f"{other.name} (ID {other.id}), already written", region,
+                                  Status.DUPLICATE))
+            continue
+        clash = _overlap(region, out, same_bytes)
+        if clash is not None:
+            out.append(_different(f"overlaps {clash.name} (ID {clash.id}) at PA "
+                                  f"{max(clash.paddr, region.paddr):#x} with different bytes",
+                                  region))
+            continue
+        if key is not None:
+            seen_ids[key] = len(out)
+        seen_ranges[(region.paddr, region.size)] = len(out)
+        out.append(region.with_(status=Status.WRITTEN, reason=region.reason))
+    return out
+
+
+def _overlap(region: Region, written: list[Region], same_bytes: SameBytes | None) -> Region | None:
+    start, end = region.paddr, region.paddr + region.size
+    for other in written:
+        if other.status is not Status.WRITTEN:
+            continue
+        lo, hi = max(start, other.paddr), min(end, other.paddr + other.size)
+        if lo < hi and (same_bytes is None or not same_bytes(other, region, lo, hi - lo)):
+            return other
+    return None
+
+
+def payload_same_bytes(a: Region, b: Region, paddr: int, size: int) -> bool:
+    """Compare the bytes two regions give for ``[paddr, paddr + size)``."""
+    def chunks(region: Region):
+        with open(region.payload.path, "rb") as fh:
+            fh.seek(region.payload.offset + paddr - region.paddr)
+            left = size
+            while left:
+                block = fh.read(min(CHUNK, left))
+                if not block:
+                    return
+                left -= len(block)
+                yield block
+    return b"".join(chunks(a)) == b"".join(chunks(b)) if size <= 16 * CHUNK else all(
+        x == y for x, y in zip(chunks(a), chunks(b)))
+
+
+def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Note],
+                arch: Arch) -> Plan:
+    """Every header byte and file offset of the output; no I/O.
+
+    ``regions`` must already be resolved (:func:`resolve`); those with status
+    WRITTEN become PT_LOADs in order.
+    """
+    elf = elf_structs(arch.little_endian, arch.bits)
+    written = [(i, r) for i, r in enumerate(regions) if r.status is Status.WRITTEN]
+    phnum = 1 + len(written)
+    if phnum > MAX_PHNUM:
+        raise LayoutError(f"{len(written)} regions exceed the {MAX_PHNUM - 1} PT_LOADs "
+                          "an ELF header can list")
+    all_notes = list(notes)
+    if vmcoreinfo:
+        all_notes.append(Note(VMCOREINFO_NOTE_NAME, 0, vmcoreinfo))
+    note_bytes = b"".join(elf.Elf_Note.build(dict(n_type=n.type, name=n.name + b"\0", desc=n.desc))
+                          for n in all_notes)
+    phoff = elf.ehdr_size
+    note_offset = phoff + phnum * elf.phdr_size
+    offset = note_offset + len(note_bytes)
+    limit = (1 << arch.bits) - 1
+    loads, phdrs = [], [dict(p_type=PT.NOTE, p_flags=0, p_offset=note_offset, p_vaddr=0,
+                             p_paddr=0, p_filesz=len(note_bytes), p_memsz=len(note_bytes),
+                             p_align=PT_NOTE_ALIGN)]
+    for index, region in written:
+        vaddr = region.vaddr or 0
+        if region.paddr + region.size - 1 > limit or vaddr > limit or offset + region.size > limit:
+            raise LayoutError(f"region {region.name} at PA {region.paddr:#x} does not fit an "
+                              f"ELF{arch.bits} vmcore")
+        loads.append(PlannedLoad(index, region.paddr, vaddr, region.size, offset, region.payload))
+        phdrs.append(dict(p_type=PT.LOAD, p_flags=int(PT_LOAD_FLAGS), p_offset=offset,
+                          p_vaddr=vaddr, p_paddr=region.paddr, p_filesz=region.size,
+                          p_memsz=region.size, p_align=0))
+        offset += region.size
+    ehdr = elf.Elf_Ehdr.build(dict(
+        e_ident=dict(EI_CLASS=2 if arch.bits == 64 else 1, EI_DATA=1 if arch.little_endian else 2,
+                     EI_VERSION=EV_CURRENT, EI_OSABI=0, EI_ABIVERSION=0),
+        e_type=ET.CORE, e_machine=arch.machine, e_version=EV_CURRENT, e_entry=0, e_phoff=phoff,
+        e_shoff=0, e_flags=0, e_ehsize=elf.ehdr_size, e_phentsize=elf.phdr_size, e_phnum=phnum,
+        e_shentsize=0, e_shnum=0, e_shstrndx=0))
+    header = ehdr + b"".join(elf.Elf_Phdr.build(p) for p in phdrs) + note_bytes
+    warnings = [] if vmcoreinfo else [
+        "no VMCOREINFO: crash and drgn need it to open the vmcore; give --vmcoreinfo FILE"]
+    return Plan(arch, header, tuple(loads), tuple(regions), offset, tuple(warnings))
+
+
+def plan_capture(capture: Capture, *, same_bytes: SameBytes | None = payload_same_bytes,
+                 arch: Arch | None = None) -> Plan:
+    """Resolve the capture's regions and plan the vmcore."""
+    arch = arch or capture.arch
+    if arch is None:
+        raise LayoutError("unknown architecture: the capture has no ELF header region and its "
+                          "VMCOREINFO names none; give --arch")
+    regions = resolve(capture.regions, same_bytes, ids_unique=capture.scheme == "meminspect")
+    plan = plan_vmcore(regions, capture.vmcoreinfo, capture.notes, arch)
+    return Plan(plan.arch, plan.header, plan.loads, plan.regions, plan.size,
+                tuple(capture.warnings) + plan.warnings)
+
+
+def write_vmcore(plan: Plan, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
+    """Stream the planned bytes to ``out`` with a bounded buffer."""
+    out.write(plan.header)
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    for load in plan.loads:
+        payload = load.payload
+        with open(payload.path, "rb") as src:
+            src.seek(payload.offset)
+            left = load.size
+            while left:
+                want = min(CHUNK, left)
+                got = src.readinto(view[:want])
+                if not got:
+                    raise TruncatedError(f"file ended {left:#x} bytes early (changed while "
+                                         "reading?)", path=payload.path,
+                                         offset=payload.offset + load.size - left, field="payload")
+                out.write(view[:got])
+                left -= got
+                if progress:
+                    progress(got)
