@@ -63,6 +63,9 @@ def _locate(schema: cs.Construct, parts: list[str]) -> tuple[int, str]:
     """Offset and dotted name of the field named by construct's error path."""
     offset, names, con = 0, [], schema
     for part in parts:
+        if isinstance(con, cs.Renamed) and part == con.name and not names:
+            con = con.subcon
+            continue
         inner = _unwrap(con)
         if part.startswith("[") and part.endswith("]") and isinstance(inner, cs.Array):
             try:
@@ -115,8 +118,7 @@ def parse_at(schema: cs.Construct, buf: bytes | bytearray | memoryview, offset: 
         rel, field = _locate(schema, parts)
         name = f"{what}.{field}" if field else what
         message = str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
-        if "expected" in message and "parsing" in message:
-            message = message.split(":", 1)[-1].strip()
+        message = message.removeprefix("parsing ").replace(" but parsed ", ", got ")
         if isinstance(exc, cs.StreamError):
             raise TruncatedError("truncated: structure runs past the end of the data",
                                  path=path, offset=base + offset + rel, field=name) from exc

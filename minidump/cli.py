@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 def _input_options(p: argparse.ArgumentParser, positional: bool = True) -> None:
     group = p.add_argument_group("input")
     if positional:
-        group.add_argument("input", metavar="INPUT",
+        group.add_argument("input", metavar="INPUT", nargs="?",
                            help="md_*.BIN directory, Raw_Dmp! image, SMEM item-602 blob, or a "
                                 "RAM image holding the SMEM table")
     group.add_argument("--memory", metavar="FILE@PADDR", action="append", default=[],
@@ -54,7 +54,7 @@ def _input_options(p: argparse.ArgumentParser, positional: bool = True) -> None:
     group.add_argument("--vmcoreinfo", metavar="FILE",
                        help="VMCOREINFO text to use instead of the captured one")
     group.add_argument("--format", default="auto",
-                       choices=("auto", "mddir", "rawdump", "smem-blob", "ram"),
+                       choices=("auto", "mddir", "rawdump", "smem-blob", "ram", "elf"),
                        help="input container (default: detect)")
     group.add_argument("--arch", help="arm64, x86_64, arm, riscv64 (default: from the capture)")
 
@@ -89,9 +89,34 @@ def build_parser() -> argparse.ArgumentParser:
                              epilog=REGIONS_EXAMPLES,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     _input_options(regions)
+    regions.add_argument("--vmlinux", metavar="VMLINUX",
+                         help="list the vmlinux's static meminspect entries (.inspect_table); "
+                              "with INPUT, resolve the capture's regions against it")
+    regions.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
+                         help="ID names when the vmlinux has no enum meminspect_uid")
     regions.add_argument("--json", action="store_true", help="print the rows as JSON")
     regions.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    for name in PLUGINS:
+        module = _plugin(name)
+        if module is not None:
+            module.add_parser(sub)
     return parser
+
+
+#: commands that live in their own module ``minidump.cmd_<name>`` with
+#: ``add_parser(subparsers)`` and ``run(args) -> int``
+PLUGINS = ("extract", "info", "dmesg", "vmcoreinfo")
+
+
+def _plugin(name: str):
+    import importlib
+    try:
+        return importlib.import_module(f"minidump.cmd_{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"minidump.cmd_{name}":
+            raise
+        return None
 
 
 def _document(capture, plan, output: str | None) -> dict[str, Any]:
@@ -130,6 +155,13 @@ def cmd_regions(args) -> int:
     from minidump.inputs import open_capture
     from minidump.vmcore import plan_capture
 
+    if args.vmlinux:
+        module = _plugin("extract")
+        if module is None:
+            raise UsageError("--vmlinux is not available in this build")
+        return module.run_regions(args)
+    if not args.input:
+        raise UsageError("regions needs INPUT, or --vmlinux VMLINUX")
     capture = open_capture(_options(args))
     plan = plan_capture(capture)
     doc = _document(capture, plan, None)
@@ -198,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
+        handler = COMMANDS.get(args.command) or _plugin(args.command).run
+        return handler(args)
     except UsageError as exc:
         if args.debug:
             raise

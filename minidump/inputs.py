@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from minidump.errors import FormatError, UsageError
 from minidump.io import PhysicalMemory, parse_int, parse_memory_spec
 from minidump.model import ARCHES, Capture
-from minidump.readers import mddir, rawdump, smem
+from minidump.readers import elfcore, mddir, rawdump, smem
 from minidump.tables import TableEntry
 from minidump.vmcoreinfo import VmcoreInfo
 
-FORMATS = ("auto", "mddir", "rawdump", "smem-blob", "ram")
+FORMATS = ("auto", "mddir", "rawdump", "smem-blob", "ram", "elf")
 
 
 @dataclass
@@ -39,6 +39,8 @@ def sniff(path: str) -> str | None:
         return "rawdump"
     if smem.sniff_blob(path):
         return "smem-blob"
+    if elfcore.sniff(path):
+        return "elf"
     return None
 
 
@@ -86,6 +88,10 @@ def open_capture(opts: InputOptions) -> Capture:
             if kind == "mddir":
                 capture = mddir.read(opts.input, sahara_table=opts.sahara_table, table=table,
                                      vmcoreinfo=info, arch=opts.arch)
+            elif kind == "elf":
+                capture = elfcore.read(opts.input)
+                if info is not None:
+                    capture.vmcoreinfo, capture.vmcoreinfo_source = info.raw, opts.vmcoreinfo
             elif kind == "rawdump":
                 capture = rawdump.read(opts.input, table=table, vmcoreinfo=info, arch=opts.arch)
             else:

@@ -1,0 +1,150 @@
+"""ELF core files: our own vmcores, kdump ``/proc/vmcore`` copies and QEMU
+``dump-guest-memory`` output.
+
+Only headers and notes are read up front; memory stays in the file.  QEMU
+puts section headers before the program headers (``e_phoff`` 192) and may use
+``PN_XNUM``, so every offset comes from the header, never assumed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from minidump.errors import FormatError
+from minidump.formats.common import parse_at
+from minidump.formats.elf import (ELFCLASS, ELFDATA, ET, PN_XNUM, PT, VMCOREINFO_NOTE_NAME,
+                                  Elf_Ident, elf_structs)
+from minidump.io import read_at
+from minidump.model import Arch, Capture, Note, Payload, Region
+
+MAX_NOTES_BYTES = 64 << 20  # a PT_NOTE bigger than this is not a kernel's
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    index: int
+    paddr: int
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+
+
+@dataclass(slots=True)
+class ElfCore:
+    path: str
+    arch: Arch
+    loads: list[Load] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def vmcoreinfo(self) -> bytes | None:
+        for note in self.notes:
+            if note.name == VMCOREINFO_NOTE_NAME and note.type == 0:
+                return note.desc.rstrip(b"\0")
+        return None
+
+
+def sniff(path: str) -> bool:
+    if not os.path.isfile(path):
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    if len(head) < 18 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
+        return False
+    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == ET.CORE
+
+
+def read_core(path: str) -> ElfCore:
+    """Parse the ELF header, program headers and notes of a core file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        ident = parse_at(Elf_Ident, read_at(fh, 0, 16, path=path, what="e_ident"), path=path,
+                         what="e_ident")
+        if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
+            raise FormatError(f"EI_CLASS {ident.EI_CLASS} is not 1 or 2", path=path, offset=4,
+                              field="e_ident.EI_CLASS")
+        if ident.EI_DATA not in (ELFDATA.LSB, ELFDATA.MSB):
+            raise FormatError(f"EI_DATA {ident.EI_DATA} is not 1 or 2", path=path, offset=5,
+                              field="e_ident.EI_DATA")
+        bits = 64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32
+        elf = elf_structs(ident.EI_DATA == ELFDATA.LSB, bits)
+        ehdr = parse_at(elf.Elf_Ehdr, read_at(fh, 0, elf.ehdr_size, path=path, what="Elf_Ehdr"),
+                        path=path)
+        if ehdr.e_type != ET.CORE:
+            raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
+                              field="e_type")
+        phnum = ehdr.e_phnum
+        if phnum == PN_XNUM:
+            if not ehdr.e_shoff:
+                raise FormatError("e_phnum is PN_XNUM but there is no section header 0",
+                                  path=path, field="e_phnum")
+            sh0 = parse_at(elf.Elf_Shdr, read_at(fh, ehdr.e_shoff, elf.shdr_size, path=path,
+                                                 what="Elf_Shdr[0]"), path=path, base=ehdr.e_shoff)
+            phnum = sh0.sh_info
+        if ehdr.e_phentsize != elf.phdr_size:
+            raise FormatError(f"expected {elf.phdr_size}, got {ehdr.e_phentsize}", path=path,
+                              field="e_phentsize")
+        if ehdr.e_phoff + phnum * elf.phdr_size > size:
+            raise FormatError(f"{phnum} program headers at {ehdr.e_phoff:#x} run past the end of "
+                              f"the file ({size:#x} bytes)", path=path, field="e_phnum")
+        table = read_at(fh, ehdr.e_phoff, phnum * elf.phdr_size, path=path, what="Elf_Phdr")
+        core = ElfCore(path, Arch(ehdr.e_machine, bits, ident.EI_DATA == ELFDATA.LSB), size=size)
+        for i in range(phnum):
+            ph = parse_at(elf.Elf_Phdr, table, i * elf.phdr_size, path=path, base=ehdr.e_phoff,
+                          what=f"{elf.Elf_Phdr.name}[{i}]")
+            at = ehdr.e_phoff + i * elf.phdr_size
+            if ph.p_type == PT.LOAD:
+                if ph.p_filesz > ph.p_memsz and ph.p_memsz:
+                    raise FormatError(f"p_filesz {ph.p_filesz:#x} > p_memsz {ph.p_memsz:#x}",
+                                      path=path, offset=at, field=f"{elf.Elf_Phdr.name}[{i}]")
+                core.loads.append(Load(i, ph.p_paddr, ph.p_vaddr, ph.p_offset,
+                                       min(ph.p_filesz, max(0, size - ph.p_offset)), ph.p_memsz))
+            elif ph.p_type == PT.NOTE:
+                if ph.p_offset + ph.p_filesz > size or ph.p_filesz > MAX_NOTES_BYTES:
+                    raise FormatError(f"PT_NOTE {ph.p_offset:#x}+{ph.p_filesz:#x} runs past the "
+                                      "end of the file", path=path, offset=at,
+                                      field=f"{elf.Elf_Phdr.name}[{i}].p_filesz")
+                data = read_at(fh, ph.p_offset, ph.p_filesz, path=path, what="PT_NOTE")
+                core.notes += parse_notes(data, elf, path=path, base=ph.p_offset,
+                                          align=8 if ph.p_align == 8 else 4)
+    return core
+
+
+def parse_notes(data: bytes, elf, *, path: str | None = None, base: int = 0,
+                align: int = 4) -> list[Note]:
+    """Notes of one PT_NOTE; a note running past the segment is an error."""
+    notes, pos, index = [], 0, 0
+    up = (lambda n: (n + align - 1) & ~(align - 1))
+    while pos + 12 <= len(data):
+        nh = parse_at(elf.Elf_Nhdr, data, pos, path=path, base=base, what=f"note[{index}]")
+        if nh.n_namesz == 0 and nh.n_descsz == 0 and nh.n_type == 0:
+            break  # zero padding at the end of the segment
+        name_at = pos + 12
+        desc_at = name_at + up(nh.n_namesz)
+        end = desc_at + up(nh.n_descsz)
+        if desc_at + nh.n_descsz > len(data):
+            raise FormatError(f"note of {nh.n_namesz}+{nh.n_descsz} bytes runs past the "
+                              f"PT_NOTE segment ({len(data):#x} bytes)", path=path,
+                              offset=base + pos, field=f"note[{index}].n_descsz")
+        name = bytes(data[name_at:name_at + nh.n_namesz]).rstrip(b"\0")
+        notes.append(Note(name, nh.n_type, bytes(data[desc_at:desc_at + nh.n_descsz])))
+        pos, index = end, index + 1
+    return notes
+
+
+def read(path: str, **_) -> Capture:
+    """A core file as a Capture: one region per PT_LOAD, notes and VMCOREINFO as they are."""
+    core = read_core(path)
+    capture = Capture(path, "ELF core")
+    capture.arch = core.arch
+    capture.notes = [n for n in core.notes if n.name != VMCOREINFO_NOTE_NAME]
+    capture.vmcoreinfo = core.vmcoreinfo
+    capture.vmcoreinfo_source = f"{os.path.basename(path)} note" if capture.vmcoreinfo else ""
+    for load in core.loads:
+        capture.regions.append(Region(f"PT_LOAD[{load.index}]", load.memsz, load.paddr,
+                                      load.vaddr or None, None, os.path.basename(path),
+                                      Payload(path, load.offset, load.filesz)))
+    return capture
