@@ -44,6 +44,12 @@ def decode_name(raw: bytes, *, path: str | None = None, offset: int = 0,
     return "".join(out)
 
 
+def name_from_filename(filename: str) -> str:
+    """``md_KELF1.BIN`` -> ``KELF1``: the prefix and a .bin suffix dropped, nothing else."""
+    stem = filename[:-4] if filename.lower().endswith(".bin") else filename
+    return stem[3:] if stem.lower().startswith("md_") else stem
+
+
 def firmware_filename(name: str, seq: int | None) -> str:
     """The ``md_*.BIN`` name XBL writes for a region (SDM670 ``boot_minidump.c`` rule).
 
@@ -104,7 +110,7 @@ def read_load_cmm(text: str, *, path: str) -> list[TableEntry]:
         if match:
             filename, addr = match.groups()
             stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-            entries.append(TableEntry(stem.rsplit(".", 1)[0].removeprefix("md_"),
+            entries.append(TableEntry(name_from_filename(stem),
                                       int(addr, 0), None, filename=stem,
                                       where=f"{path}: line {lineno}"))
     return entries

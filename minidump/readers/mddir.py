@@ -14,8 +14,8 @@ import re
 from minidump.assemble import Candidate, assemble
 from minidump.errors import FormatError, UsageError
 from minidump.model import Capture, Payload, Status
-from minidump.tables import (TableEntry, firmware_filename, read_dump_info, read_load_cmm,
-                             read_sahara_table)
+from minidump.tables import (TableEntry, firmware_filename, name_from_filename, read_dump_info,
+                             read_load_cmm, read_sahara_table)
 
 BLOB = re.compile(r"^md_.+\.bin$", re.IGNORECASE)
 _SEQ = re.compile(r"^md_(K.*?)(\d+)\.bin$", re.IGNORECASE)
@@ -74,7 +74,7 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
         if match:  # meminspect: "md_K<name><ID>.BIN"
             region, seq = match.group(1), int(match.group(2))
         else:
-            region, seq = name[3:].rsplit(".", 1)[0], None
+            region, seq = name_from_filename(name), None
         out.append(Candidate(region, seq, None, None, files[name], source_of(name)))
     return out
 

@@ -20,7 +20,8 @@ from minidump.formats.qcom_minidump import (RAW_DUMP_INSUFFICIENT_STORAGE, RAW_D
 from minidump.io import read_at
 from minidump.model import Capture, Payload, Status
 from minidump.readers.mddir import candidates_from_files
-from minidump.tables import TableEntry, decode_name, read_dump_info, read_load_cmm
+from minidump.tables import (TableEntry, decode_name, name_from_filename, read_dump_info,
+                             read_load_cmm)
 
 HEADER = raw_dump_header.sizeof()
 SECTION = raw_dump_section_header.sizeof()
@@ -67,7 +68,7 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
                 if sec.section_offset < size:
                     files[name] = Payload(path, sec.section_offset, size - sec.section_offset)
                 else:
-                    addresses.append(TableEntry(name.rsplit(".", 1)[0].removeprefix("md_"),
+                    addresses.append(TableEntry(name_from_filename(name),
                                                 sec.section_info.base_addr or None,
                                                 sec.section_size, filename=name, valid=False,
                                                 reason="section data outside the image",
@@ -83,7 +84,7 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
                 del files[name]
                 continue
             base = sec.section_info.base_addr
-            addresses.append(TableEntry(name.rsplit(".", 1)[0].removeprefix("md_"),
+            addresses.append(TableEntry(name_from_filename(name),
                                         base or None, sec.section_size, filename=name,
                                         valid=bool(sec.validity_flag & RAW_DUMP_VALID),
                                         reason="" if sec.validity_flag & RAW_DUMP_VALID else

@@ -1,0 +1,297 @@
+"""The kernel log from memory, using VMCOREINFO only (no vmlinux).
+
+Three layouts, newest first, chosen by the keys the kernel exported:
+
+- lockless ring buffer (5.10+): ``kernel/printk/printk_ringbuffer.h``
+  (``struct printk_ringbuffer``, ``prb_desc_ring``, ``prb_data_ring``,
+  ``prb_desc``, ``printk_info``), exported by ``log_buf_vmcoreinfo_setup`` in
+  ``kernel/printk/printk.c``;
+- structured ``log_buf`` (3.5 to 5.9): ``struct printk_log`` records (``struct
+  log`` before 3.11) between ``log_first_idx`` and ``log_next_idx``;
+- plain character ring (before 3.5): ``log_buf``/``log_end``/``log_buf_len``.
+
+The walk and the text layout follow makedumpfile's ``printk.c:dump_record``
+and ``makedumpfile.c:dump_log_entry`` so the output equals
+``makedumpfile --dump-dmesg``: ``[%5lu.%06lu] `` then the text, a newline
+inside a record continues under the prefix, bytes that are neither printable
+nor white space become ``\\xNN``.  Records that are reserved, reusable or
+data-less are skipped, as makedumpfile and vmcore-dmesg do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from minidump.errors import FormatError, MinidumpError
+from minidump.vmcoreinfo import VmcoreInfo, kernel_version
+
+#: kernel/printk/printk_ringbuffer.h: enum desc_state
+DESC_COMMITTED, DESC_FINALIZED = 1, 2
+#: makedumpfile.h PID_CHARS_DEFAULT: width of the caller field, "[    T123] "
+CALLER_WIDTH = 8
+#: include/linux/printk.h: caller_id bit 31 marks a CPU id, else a task id
+CALLER_CPU = 0x80000000
+_PLAIN = re.compile(rb"^[\x20-\x7e\t\v\f\r]*$")
+_ESCAPE = re.compile(rb"[^\x20-\x7e\t\n\v\f\r]")
+
+
+class VirtualMemory(Protocol):
+    """What the walk needs: bounded reads by kernel virtual address."""
+
+    def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One printk record: ``struct printk_info`` fields and its text bytes."""
+
+    ts_nsec: int
+    text: bytes
+    caller_id: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KernelLog:
+    """The recovered log: ``kind`` is lockless, structured or plain.
+
+    ``plain`` holds the raw characters of a pre-3.5 ring, which has no records.
+    """
+
+    kind: str
+    records: tuple[LogRecord, ...] = ()
+    plain: bytes = b""
+
+    def text(self, *, caller: bool = False) -> bytes:
+        """The log as makedumpfile writes it; ``caller`` adds ``[    T123] `` (makedumpfile 1.7.5+)."""
+        if self.kind == "plain":
+            return self.plain
+        return b"".join(format_record(r, caller=caller) for r in self.records)
+
+
+def format_record(record: LogRecord, *, caller: bool = False) -> bytes:
+    """``[%5lu.%06lu] text\\n`` (makedumpfile ``dump_record``)."""
+    seconds, rem = divmod(record.ts_nsec, 1_000_000_000)
+    prefix = f"[{seconds:5d}.{rem // 1000:06d}] "
+    if caller and record.caller_id is not None:
+        cid = record.caller_id
+        tag = f"{'C' if cid & CALLER_CPU else 'T'}{cid & ~CALLER_CPU}"
+        prefix += f"[{tag:>{CALLER_WIDTH}}] "
+    text = record.text
+    if not _PLAIN.match(text):
+        text = _ESCAPE.sub(lambda m: b"\\x%02x" % m.group()[0], text)
+        text = text.replace(b"\n", b"\n" + b" " * len(prefix))
+    return prefix.encode() + text + b"\n"
+
+
+class _Layout:
+    """VMCOREINFO keys read with a located error when one is missing."""
+
+    def __init__(self, info: VmcoreInfo) -> None:
+        self.info = info
+
+    def _need(self, value: int | None, key: str) -> int:
+        if value is None:
+            raise FormatError(f"VMCOREINFO has no {key}; cannot find the kernel log",
+                              path=self.info.path, field="VMCOREINFO")
+        return value
+
+    def symbol(self, name: str) -> int:
+        return self._need(self.info.symbol(name), f"SYMBOL({name})")
+
+    def size(self, name: str) -> int:
+        return self._need(self.info.size(name), f"SIZE({name})")
+
+    def offset(self, name: str) -> int:
+        return self._need(self.info.offset(name), f"OFFSET({name})")
+
+
+def log_kind(info: VmcoreInfo) -> str | None:
+    """Which layout the VMCOREINFO describes (makedumpfile's order), or None."""
+    if info.symbol("prb") is not None:
+        return "lockless"
+    if info.symbol("log_buf") is None or info.symbol("log_buf_len") is None:
+        return None
+    return "plain" if info.symbol("log_end") is not None else "structured"
+
+
+def read_log(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64, little: bool = True,
+             partial: bool = False) -> KernelLog:
+    """Recover the kernel log.
+
+    ``mem`` reads kernel virtual addresses; ``info`` is the
+    :class:`~minidump.vmcoreinfo.VmcoreInfo`; ``bits``/``little`` are the
+    word size and byte order of the dumped kernel; ``partial`` starts at
+    ``clear_seq``/``clear_idx`` (``dmesg -c`` semantics, makedumpfile
+    ``--partial-dmesg``).
+    """
+    kind = log_kind(info)
+    reader = _Reader(mem, _Layout(info), bits, little)
+    if kind == "lockless":
+        return KernelLog(kind, tuple(reader.lockless(partial)))
+    if kind == "structured":
+        return KernelLog(kind, tuple(reader.structured(partial)))
+    if kind == "plain":
+        return KernelLog(kind, plain=reader.plain(info.osrelease))
+    raise FormatError("VMCOREINFO has neither SYMBOL(prb) (5.10+) nor SYMBOL(log_buf) and "
+                      "SYMBOL(log_buf_len); cannot find the kernel log", path=info.path,
+                      field="VMCOREINFO")
+
+
+class _Reader:
+    """The three walks over one memory and one set of VMCOREINFO keys."""
+
+    def __init__(self, mem: VirtualMemory, keys: _Layout, bits: int, little: bool) -> None:
+        self.mem = mem
+        self.keys = keys
+        self.word_size = bits // 8
+        self.order = "little" if little else "big"
+        self.id_mask = (1 << (bits - 2)) - 1   # DESC_ID_MASK: all but the two state bits
+
+    def _int(self, buf: bytes, at: int, size: int) -> int:
+        return int.from_bytes(buf[at:at + size], self.order)
+
+    def _word(self, buf: bytes, at: int) -> int:
+        return self._int(buf, at, self.word_size)
+
+    def _read(self, vaddr: int, size: int, what: str) -> bytes:
+        try:
+            return self.mem.read_virt(vaddr, size, what)
+        except MinidumpError as exc:
+            raise type(exc)(f"{what} ({size:#x} bytes at {vaddr:#x}) is not in the capture: "
+                            f"{exc.problem}", path=exc.path) from exc
+
+    # -- lockless ring (5.10+) -------------------------------------------------
+    def lockless(self, partial: bool) -> list[LogRecord]:
+        k, w = self.keys, self.word_size
+        prb_va = self._word(self._read(k.symbol("prb"), w, "pointer prb"), 0)
+        rb = self._read(prb_va, k.size("printk_ringbuffer"), "struct printk_ringbuffer (*prb)")
+        desc_ring = k.offset("printk_ringbuffer.desc_ring")
+        count = 1 << self._int(rb, desc_ring + k.offset("prb_desc_ring.count_bits"), 4)
+        desc_size, info_size = k.size("prb_desc"), k.size("printk_info")
+        descs = self._read(self._word(rb, desc_ring + k.offset("prb_desc_ring.descs")),
+                           count * desc_size, f"prb descriptor ring (prb_desc[{count}])")
+        infos = self._read(self._word(rb, desc_ring + k.offset("prb_desc_ring.infos")),
+                           count * info_size, f"prb info ring (printk_info[{count}])")
+        data_ring = k.offset("printk_ringbuffer.text_data_ring")
+        data_size = 1 << self._int(rb, data_ring + k.offset("prb_data_ring.size_bits"), 4)
+        data = self._read(self._word(rb, data_ring + k.offset("prb_data_ring.data")), data_size,
+                          "prb text data ring")
+        counter = k.offset("atomic_long_t.counter")
+        tail_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.tail_id") + counter)
+        head_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.head_id") + counter)
+        if partial and k.info.symbol("clear_seq") is not None:
+            clear_seq = self._clear_seq()
+            tail_id = head_id - head_id % count + clear_seq % count
+        walk = _LocklessWalk(self, descs, infos, data, count)
+        records, id_ = [], tail_id
+        while True:
+            record = walk.record(id_)
+            if record is not None:
+                records.append(record)
+            if id_ == head_id:
+                return records
+            id_ = (id_ + 1) & self.id_mask
+
+    def _clear_seq(self) -> int:
+        k = self.keys
+        at = k.symbol("clear_seq")
+        raw = self._int(self._read(at, 8, "clear_seq"), 0, 8)
+        if k.info.size("latched_seq") is None:
+            return raw
+        # latched_seq: val[2] read through the latch's low sequence bit
+        at += k.offset("latched_seq.val") + (raw & 1) * 8
+        return self._int(self._read(at, 8, "clear_seq.val"), 0, 8)
+
+    # -- structured log_buf (3.5 - 5.9) -----------------------------------------
+    def _log_struct(self) -> str:
+        return "printk_log" if self.keys.info.size("printk_log") is not None else "log"
+
+    def structured(self, partial: bool) -> list[LogRecord]:
+        k, info = self.keys, self.keys.info
+        name = self._log_struct()
+        header = k.size(name)
+        ts_at, len_at = k.offset(f"{name}.ts_nsec"), k.offset(f"{name}.len")
+        text_len_at = k.offset(f"{name}.text_len")
+        caller_at = info.offset(f"{name}.caller_id")
+        first_sym = "clear_idx" if partial and info.symbol("clear_idx") is not None \
+            else "log_first_idx"
+        first = self._int(self._read(k.symbol(first_sym), 4, first_sym), 0, 4)
+        next_idx = self._int(self._read(k.symbol("log_next_idx"), 4, "log_next_idx"), 0, 4)
+        buf_va = self._word(self._read(k.symbol("log_buf"), self.word_size, "pointer log_buf"), 0)
+        size = self._int(self._read(k.symbol("log_buf_len"), 4, "log_buf_len"), 0, 4)
+        buf = self._read(buf_va, size, "log_buf")
+        records, idx, seen = [], first, set()
+        while idx != next_idx:
+            if idx in seen or idx + header > size:
+                raise FormatError(f"log_buf record index {idx:#x} loops or runs past "
+                                  f"log_buf_len {size:#x}", path=info.path, field="log_buf")
+            seen.add(idx)
+            if self._int(buf, idx + len_at, 2) == 0:   # end-of-buffer marker: wrap
+                idx = 0
+                continue
+            text_len = self._int(buf, idx + text_len_at, 2)
+            records.append(LogRecord(
+                self._int(buf, idx + ts_at, 8), buf[idx + header:idx + header + text_len],
+                None if caller_at is None else self._int(buf, idx + caller_at, 4)))
+            idx += self._int(buf, idx + len_at, 2)
+        return records
+
+    # -- plain character ring (before 3.5) --------------------------------------
+    def plain(self, release: str | None) -> bytes:
+        k = self.keys
+        # log_end: unsigned long up to 2.6.24, unsigned int from 2.6.25
+        width = 4 if kernel_version(release) >= (2, 6, 25) else self.word_size
+        log_end = self._int(self._read(k.symbol("log_end"), width, "log_end"), 0, width)
+        buf_va = self._word(self._read(k.symbol("log_buf"), self.word_size, "pointer log_buf"), 0)
+        size = self._int(self._read(k.symbol("log_buf_len"), 4, "log_buf_len"), 0, 4)
+        if log_end < size:
+            return self._read(buf_va, log_end, "log_buf")
+        index = log_end & (size - 1)
+        return self._read(buf_va + index, size - index, "log_buf") + \
+            self._read(buf_va, index, "log_buf")
+
+
+class _LocklessWalk:
+    """Per-record decoding of the three lockless arrays (makedumpfile ``dump_record``)."""
+
+    def __init__(self, reader: _Reader, descs: bytes, infos: bytes, data: bytes,
+                 count: int) -> None:
+        k = reader.keys
+        self.r, self.descs, self.infos, self.data, self.count = reader, descs, infos, data, count
+        counter = k.offset("atomic_long_t.counter")
+        self.desc_size, self.info_size = k.size("prb_desc"), k.size("printk_info")
+        self.state_at = k.offset("prb_desc.state_var") + counter
+        lpos = k.offset("prb_desc.text_blk_lpos")
+        self.begin_at = lpos + k.offset("prb_data_blk_lpos.begin")
+        self.next_at = lpos + k.offset("prb_data_blk_lpos.next")
+        self.ts_at = k.offset("printk_info.ts_nsec")
+        self.len_at = k.offset("printk_info.text_len")
+        self.caller_at = k.info.offset("printk_info.caller_id")
+        self.seq_at = k.info.offset("printk_info.seq")
+        self.state_shift = reader.word_size * 8 - 2
+
+    def record(self, id_: int) -> LogRecord | None:
+        r, size = self.r, len(self.data)
+        d = (id_ % self.count) * self.desc_size
+        state_var = r._word(self.descs, d + self.state_at)
+        if state_var & r.id_mask != id_ or (state_var >> self.state_shift) & 3 not in (
+                DESC_COMMITTED, DESC_FINALIZED):
+            return None
+        begin = r._word(self.descs, d + self.begin_at) % size
+        next_ = r._word(self.descs, d + self.next_at) % size
+        if begin == next_:          # data-less record (FAILED_LPOS / EMPTY_LINE_LPOS)
+            return None
+        i = (id_ % self.count) * self.info_size
+        text_len = r._int(self.infos, i + self.len_at, 2)
+        if begin > next_:           # the block wrapped: its data starts at index 0
+            begin = 0
+        begin += r.word_size        # skip the block's descriptor id
+        text_len = max(0, min(text_len, next_ - begin))
+        return LogRecord(r._int(self.infos, i + self.ts_at, 8),
+                         self.data[begin:begin + text_len],
+                         None if self.caller_at is None else r._int(self.infos,
+                                                                    i + self.caller_at, 4),
+                         None if self.seq_at is None else r._int(self.infos, i + self.seq_at, 8))

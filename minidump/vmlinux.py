@@ -1,0 +1,275 @@
+"""A kernel's ``vmlinux``: sections, a fast symbol index, KASLR-aware lookups.
+
+pyelftools parses the ELF and section headers; the symbol table is read in
+one ``struct.iter_unpack`` pass over ``.symtab`` (STYLE.md section 9: ~50x faster
+than pyelftools' ``get_symbol_by_name``), with the format derived from our
+``Elf_Sym`` schema.  Link-time addresses become runtime addresses by adding
+VMCOREINFO ``KERNELOFFSET`` (``kernel/vmcore_info.c``: ``kaslr_offset()``).
+
+Relocatable arm64 kernels are linked with ``--no-apply-dynamic-relocs``: a
+pointer stored in the image may read 0 and its link-time value is the addend
+of the ``R_AARCH64_RELATIVE`` entry in ``.rela.dyn`` at that address
+(``arch/arm64/kernel/pi/relocate.c``; meminspect.md section 2.7).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from minidump.errors import FormatError, SymbolError
+from minidump.formats.common import parse_at, struct_format
+from minidump.formats.elf import (ELFCLASS, ELFDATA, R_AARCH64_RELATIVE, R_X86_64_RELATIVE,
+                                  STT_FUNC, STT_OBJECT, Elf_Ident, elf_structs)
+from minidump.io import read_at
+from minidump.model import Arch
+
+STT_NOTYPE = 0
+STB_LOCAL = 0
+RELATIVE_TYPES = (R_AARCH64_RELATIVE, R_X86_64_RELATIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section header (pyelftools' view, reduced to what we use)."""
+
+    index: int
+    name: str
+    type: str       # pyelftools spelling: "SHT_PROGBITS", "SHT_NOBITS", ...
+    addr: int
+    offset: int
+    size: int
+    link: int
+
+    def holds(self, vaddr: int, size: int = 1) -> bool:
+        return self.addr <= vaddr and vaddr + size <= self.addr + self.size
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """One ``Elf_Sym``: link-time ``value``, ``size``, type/binding and section."""
+
+    name: str
+    value: int
+    size: int
+    type: int
+    bind: int
+    shndx: int
+
+    @property
+    def local(self) -> bool:
+        return self.bind == STB_LOCAL
+
+    def runtime(self, kerneloffset: int = 0) -> int:
+        """The runtime address under KASLR (``KERNELOFFSET``)."""
+        return self.value + kerneloffset
+
+
+class SymbolIndex:
+    """Every named symbol of a ``.symtab``, by name and (lazily) by address."""
+
+    def __init__(self, by_name: dict[str, list[tuple[int, int, int, int]]]) -> None:
+        self._by_name = by_name
+        self._sorted: list[tuple[int, int, str]] | None = None
+        self._starts: list[int] = []
+
+    @classmethod
+    def parse(cls, symtab: bytes, strtab: bytes, little_endian: bool, bits: int) -> "SymbolIndex":
+        """One pass over ``Elf_Sym[]``; names sliced out of ``strtab``."""
+        fast, names = struct_format(elf_structs(little_endian, bits).Elf_Sym)
+        i_name, i_value, i_size = names.index("st_name"), names.index("st_value"), names.index(
+            "st_size")
+        i_info, i_shndx = names.index("st_info"), names.index("st_shndx")
+        usable = len(symtab) - len(symtab) % fast.size
+        by_name: dict[str, list[tuple[int, int, int, int]]] = {}
+        find = strtab.find
+        for row in fast.iter_unpack(memoryview(symtab)[:usable]):
+            start = row[i_name]
+            if not start:
+                continue
+            end = find(b"\0", start)
+            if end < 0:
+                continue
+            name = strtab[start:end].decode("ascii", "replace")
+            by_name.setdefault(name, []).append((row[i_value], row[i_size], row[i_info],
+                                                 row[i_shndx]))
+        return cls(by_name)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_name.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def all(self, name: str) -> list[Symbol]:
+        """Every symbol of that name (static symbols repeat across files)."""
+        return [Symbol(name, value, size, info & 0xF, info >> 4, shndx)
+                for value, size, info, shndx in self._by_name.get(name, ())]
+
+    def with_prefix(self, prefix: str) -> Iterator[Symbol]:
+        """Every symbol whose name starts with ``prefix``."""
+        for name in self._by_name:
+            if name.startswith(prefix):
+                yield from self.all(name)
+
+    def get(self, name: str) -> Symbol | None:
+        """The symbol of that name: a global one if there is one, else the first."""
+        found = self.all(name)
+        if not found:
+            return None
+        return next((s for s in found if not s.local), found[0])
+
+    def symbolize(self, vaddr: int) -> tuple[str, int] | None:
+        """``(name, offset)`` of the data or code symbol covering a link-time address."""
+        if self._sorted is None:
+            rows = sorted((value, size, name) for name, entries in self._by_name.items()
+                          for value, size, info, _ in entries
+                          if value and (info & 0xF) in (STT_OBJECT, STT_FUNC, STT_NOTYPE)
+                          and not name.startswith("$"))
+            self._sorted, self._starts = rows, [r[0] for r in rows]
+        index = bisect.bisect_right(self._starts, vaddr) - 1
+        if index < 0:
+            return None
+        value = self._starts[index]
+        # several symbols may start here (a label and an object): the sized one covering wins
+        same = []
+        while index >= 0 and self._starts[index] == value:
+            same.append(self._sorted[index])
+            index -= 1
+        for _, size, name in sorted(same, key=lambda row: -row[1]):
+            if vaddr < value + size or (size == 0 and vaddr == value):
+                return name, vaddr - value
+        return None
+
+
+class Vmlinux:
+    """An open vmlinux: ELF identity, sections, symbols, bytes at link addresses."""
+
+    def __init__(self, fh: BinaryIO, path: str | None = None) -> None:
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+
+        self.fh = fh
+        self.path = path
+        ident = parse_at(Elf_Ident, read_at(fh, 0, 16, path=path, what="e_ident"), path=path,
+                         what="e_ident")
+        if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64) or ident.EI_DATA not in (
+                ELFDATA.LSB, ELFDATA.MSB):
+            raise FormatError("not an ELF32/ELF64 file", path=path, offset=4, field="e_ident")
+        self.bits = 64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32
+        self.little_endian = ident.EI_DATA == ELFDATA.LSB
+        self.elf = elf_structs(self.little_endian, self.bits)
+        ehdr = parse_at(self.elf.Elf_Ehdr, read_at(fh, 0, self.elf.ehdr_size, path=path,
+                                                   what="Elf_Ehdr"), path=path)
+        self.arch = Arch(ehdr.e_machine, self.bits, self.little_endian)
+        try:
+            elffile = ELFFile(fh)
+            self.sections = [Section(i, s.name, s["sh_type"], s["sh_addr"], s["sh_offset"],
+                                     s["sh_size"], s["sh_link"])
+                             for i, s in enumerate(elffile.iter_sections())]
+        except ELFError as exc:
+            raise FormatError(f"bad section headers: {exc}", path=path, field="Elf_Shdr") from exc
+        self._by_name = {s.name: s for s in self.sections}
+        self._symbols: SymbolIndex | None = None
+        self._relocs: dict[int, int] | None = None
+
+    @classmethod
+    def open(cls, path: str) -> "Vmlinux":
+        fh = open(path, "rb")  # noqa: SIM115 - owned by the Vmlinux, closed in close()
+        try:
+            return cls(fh, path)
+        except BaseException:
+            fh.close()
+            raise
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self) -> "Vmlinux":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def byteorder(self) -> str:
+        return "little" if self.little_endian else "big"
+
+    # -- sections ------------------------------------------------------------
+    def section(self, name: str) -> Section | None:
+        return self._by_name.get(name)
+
+    def section_data(self, section: Section) -> bytes:
+        if section.type == "SHT_NOBITS":
+            return bytes(section.size)
+        return read_at(self.fh, section.offset, section.size, path=self.path,
+                       what=f"section {section.name}")
+
+    def read_link(self, vaddr: int, size: int, what: str = "") -> bytes:
+        """The file's bytes at a link-time virtual address (zeros for ``.bss``)."""
+        for section in self.sections:
+            if section.addr and section.type != "SHT_NULL" and section.holds(vaddr, size):
+                if section.type == "SHT_NOBITS":
+                    return bytes(size)
+                return read_at(self.fh, section.offset + vaddr - section.addr, size,
+                               path=self.path, what=what or f"{vaddr:#x}")
+        raise FormatError(f"link address {vaddr:#x}+{size:#x} is in no section", path=self.path,
+                          field=what or None)
+
+    # -- symbols -------------------------------------------------------------
+    @property
+    def symbols(self) -> SymbolIndex:
+        """The ``.symtab`` index, built on first use."""
+        if self._symbols is None:
+            symtab = next((s for s in self.sections if s.type == "SHT_SYMTAB"), None)
+            if symtab is None:
+                raise SymbolError("no .symtab: give the unstripped vmlinux (the -dbg package)",
+                                  path=self.path, field=".symtab")
+            if symtab.link >= len(self.sections):
+                raise FormatError(f"sh_link {symtab.link} names no section", path=self.path,
+                                  field=".symtab.sh_link")
+            self._symbols = SymbolIndex.parse(self.section_data(symtab),
+                                              self.section_data(self.sections[symtab.link]),
+                                              self.little_endian, self.bits)
+        return self._symbols
+
+    def symbol(self, name: str) -> Symbol:
+        """The named symbol or a SymbolError."""
+        found = self.symbols.get(name)
+        if found is None:
+            raise SymbolError(f"symbol {name} is not in the vmlinux", path=self.path)
+        return found
+
+    def symbolize(self, vaddr: int) -> str | None:
+        """``name`` or ``name+0xoff`` for a link-time address."""
+        hit = self.symbols.symbolize(vaddr)
+        if hit is None:
+            return None
+        name, offset = hit
+        return name if offset == 0 else f"{name}+{offset:#x}"
+
+    # -- relocations ---------------------------------------------------------
+    def relative_addend(self, vaddr: int) -> int | None:
+        """The addend of the RELATIVE relocation patching ``vaddr`` (``.rela.dyn``)."""
+        if self._relocs is None:
+            self._relocs = {}
+            rela = self.section(".rela.dyn")
+            if rela is not None and rela.type == "SHT_RELA":
+                fast, names = struct_format(self.elf.Elf_Rela)
+                data = self.section_data(rela)
+                data = data[:len(data) - len(data) % fast.size]
+                shift = 32 if self.bits == 64 else 8
+                for r_offset, r_info, r_addend in fast.iter_unpack(data):
+                    if r_info & ((1 << shift) - 1) in RELATIVE_TYPES:
+                        self._relocs[r_offset] = r_addend
+        return self._relocs.get(vaddr)
+
+    def pointer_at(self, vaddr: int, what: str = "") -> int:
+        """A pointer stored in the image at a link address, RELA addend when it reads 0."""
+        size = self.bits // 8
+        value = int.from_bytes(self.read_link(vaddr, size, what), self.byteorder)
+        if value == 0:
+            value = self.relative_addend(vaddr) or 0
+        return value
+
