@@ -105,9 +105,17 @@ def assemble(capture: Capture, candidates: list[Candidate], *,
     if kelf is not None:
         _place_on_kelf(capture, kelf, kelf_cand, rest)
     meminspect = capture.scheme == "meminspect"
+    foreign = []
     for cand in rest:
-        if not cand.used:
-            capture.regions.append(_free_region(cand, translator, meminspect))
+        if cand.used:
+            continue
+        if _foreign(cand, capture.scheme, kelf):
+            foreign.append(cand.source or cand.name)
+            continue
+        capture.regions.append(_free_region(cand, translator, meminspect))
+    if foreign:
+        capture.warn(f"{len(foreign)} blobs are not Linux regions (other subsystems or firmware "
+                     f"data) and are not written: {', '.join(foreign)}")
     # the header and VMCOREINFO regions are memory too: give them their linear-map alias
     if translator is not None:
         capture.regions = [r.with_(vaddr=translator.linear_va(r.paddr))
@@ -279,6 +287,19 @@ def _align_by_length(loads, open_loads: list[int], loose: list[Candidate]):
             pairs.append((k, same[0]))
             left.remove(same[0])
     return pairs
+
+
+def _foreign(cand: Candidate, scheme: str, kelf: Kelf | None) -> bool:
+    """A blob another subsystem or the firmware dumped next to the Linux regions.
+
+    meminspect names every Linux region "K..."; a downstream KELF header lists
+    every Linux region, so an address-less blob it does not name is not one.
+    """
+    if scheme == "meminspect":
+        return not cand.name.startswith("K")
+    if kelf is not None and kelf.variant == "downstream":
+        return cand.paddr is None or cand.name.upper().startswith("MD_")
+    return cand.name.upper().startswith("MD_")
 
 
 def _free_region(cand: Candidate, translator: Translator | None, meminspect: bool) -> Region:

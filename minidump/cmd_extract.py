@@ -82,7 +82,6 @@ class Selection:
     regions: list[Region] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     added: list[dict[str, Any]] = field(default_factory=list)   # --profile additions
-    scheme: str = "unknown"
 
 
 def _symbol_region(vmlinux, capture, name: str, size: int | None, source: str,
@@ -131,7 +130,6 @@ def _from_meminspect(vmlinux, capture, version: str | None, debuginfo, out: Sele
                             "dynamic entries unknown")
         entries = [replace(e, va=capture.runtime(e.va), pa=capture.pa(capture.runtime(e.va)) or 0)
                    for e in effective(static)]
-    out.scheme = "meminspect"
     for entry in entries:
         source = entry.where + (f" {entry.symbol}" if entry.symbol else "")
         out.regions.append(Region(entry.id_name, entry.size, entry.pa or None, entry.va or None,
@@ -176,10 +174,14 @@ def select(vmlinux, capture, *, regions_file: str | None, profile: str | None,
     out = Selection()
     has_meminspect = ".inspect_table" in {s.name for s in vmlinux.sections} or \
         "inspect_entries" in vmlinux.symbols
-    debuginfo = open_debuginfo(vmlinux.path) if has_meminspect else None
     if has_meminspect:
-        _from_meminspect(vmlinux, capture, version, debuginfo, out)
-        _from_memblock(vmlinux, capture, debuginfo, out)
+        debuginfo = open_debuginfo(vmlinux.path)
+        try:
+            _from_meminspect(vmlinux, capture, version, debuginfo, out)
+            _from_memblock(vmlinux, capture, debuginfo, out)
+        finally:
+            if debuginfo is not None:
+                debuginfo.close()
     if regions_file:
         _from_regions_file(vmlinux, capture, regions_file, out)
     if not out.regions:
@@ -193,7 +195,11 @@ def select(vmlinux, capture, *, regions_file: str | None, profile: str | None,
 
 
 def with_payloads(capture, regions: list[Region]) -> list[Region]:
-    """Point each region into the capture's files; split where it spans two of them."""
+    """Point each region into the capture's files; split where it spans two of them.
+
+    The parts of a split region keep its ID, so the Capture keeps the default
+    scheme (duplicates are same ID *and* name, or same range), not "meminspect".
+    """
     out = []
     for region in regions:
         if region.paddr is None or region.size <= 0:
@@ -229,7 +235,7 @@ def prepare(args, capture_arg: str) -> tuple[Capture, Selection]:
         capture = Capture(capture_arg, f"{full.container} + vmlinux",
                           with_payloads(full, chosen.regions), full.vmcoreinfo.raw,
                           full.vmcoreinfo_source, full.notes, full.arch,
-                          list(chosen.warnings), scheme=chosen.scheme)
+                          list(chosen.warnings))
     return capture, chosen
 
 
@@ -281,8 +287,12 @@ def _static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:
 
     with Vmlinux.open(vmlinux_path) as vmlinux:
         debuginfo = open_debuginfo(vmlinux_path) if vmlinux.section(".inspect_table") else None
-        names = enum_names(debuginfo) if version is None else None
-        entries, names = read_static(vmlinux, names, debuginfo, version)
+        try:
+            names = enum_names(debuginfo) if version is None else None
+            entries, names = read_static(vmlinux, names, debuginfo, version)
+        finally:
+            if debuginfo is not None:
+                debuginfo.close()
     last = {e.id: e.index for e in entries}
     regions = []
     for entry in entries:

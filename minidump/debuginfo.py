@@ -7,8 +7,8 @@
 - **DWARF** (``.debug_info``, read with pyelftools) is the fallback for
   kernels built without ``CONFIG_DEBUG_INFO_BTF``; compile units are
   indexed lazily, only until the requested name turns up.
-- **Symbols**: one ``struct.iter_unpack`` pass over ``.symtab`` (STYLE.md
-  section 9); pyelftools only for section headers.
+- **Symbols** and file bytes: :class:`minidump.vmlinux.Vmlinux` (one
+  ``struct.iter_unpack`` pass over ``.symtab``).
 - **Identity**: the GNU build-id note (``NT_GNU_BUILD_ID`` in ``.notes``) and
   the ``linux_banner`` string read from the file (``init/version.c``).
 
@@ -23,9 +23,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import cached_property
-from typing import BinaryIO
-
-from minidump.errors import FormatError, SymbolError
+from minidump.errors import FormatError, MinidumpError
+from minidump.vmlinux import Vmlinux
 
 #: include/uapi/linux/btf.h: BTF_MAGIC, read as a u16 in the file's byte order
 BTF_MAGIC = 0xEB9F
@@ -41,7 +40,6 @@ _BTF_PER_VLEN = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
 _TRANSPARENT = ("typedef", "volatile", "const", "restrict", "type_tag")
 #: include/uapi/linux/elf.h: NT_GNU_BUILD_ID in a "GNU" note
 NT_GNU_BUILD_ID = 3
-_SYM64, _SYM32 = "IBBHQQ", "IIIBBH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,42 +251,36 @@ class _Dwarf:
 class DebugInfo:
     """A vmlinux's types (BTF or DWARF), symbols, build-id and banner.
 
-    Use :meth:`open`; the file stays open until :meth:`close`.
+    Use :meth:`open`; symbols and file bytes come from :class:`minidump.vmlinux.Vmlinux`.
     """
 
-    def __init__(self, fh: BinaryIO, *, path: str | None = None) -> None:
-        from elftools.elf.elffile import ELFFile
-        from elftools.common.exceptions import ELFError
-        self.path = path
-        self._fh = fh
-        try:
-            self.elf = ELFFile(fh)
-        except ELFError as exc:
-            raise FormatError(f"not an ELF file ({exc})", path=path, offset=0) from None
-        self.bits = self.elf.elfclass
-        self.little = self.elf.little_endian
-        self.machine = self.elf["e_machine"]
-        btf = self.elf.get_section_by_name(".BTF")
+    def __init__(self, vmlinux: Vmlinux) -> None:
+        self.vmlinux = vmlinux
+        self.path = vmlinux.path
+        self.bits = vmlinux.bits
+        self.little = vmlinux.little_endian
+        btf = vmlinux.section(".BTF")
         self._types: _Btf | _Dwarf | None = None
         if btf is not None:
             try:
-                self._types = _Btf(btf.data(), self.little, self.bits // 8)
+                self._types = _Btf(vmlinux.section_data(btf), self.little, self.bits // 8)
             except FormatError as exc:
-                raise exc.located(path=path, base=btf["sh_offset"], prefix=".BTF") from None
-        elif self.elf.has_dwarf_info():
-            self._types = _Dwarf(self.elf, self.bits // 8)
+                raise exc.located(path=self.path, base=btf.offset, prefix=".BTF") from None
+        elif vmlinux.section(".debug_info") is not None:
+            from elftools.elf.elffile import ELFFile
+            self._types = _Dwarf(ELFFile(vmlinux.fh), self.bits // 8)
 
     @classmethod
     def open(cls, path: str) -> "DebugInfo":
-        fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        vmlinux = Vmlinux.open(path)
         try:
-            return cls(fh, path=path)
+            return cls(vmlinux)
         except BaseException:
-            fh.close()
+            vmlinux.close()
             raise
 
     def close(self) -> None:
-        self._fh.close()
+        self.vmlinux.close()
 
     def __enter__(self) -> "DebugInfo":
         return self
@@ -307,9 +299,8 @@ class DebugInfo:
 
     @property
     def arch(self) -> str:
-        return {"EM_X86_64": "x86_64", "EM_AARCH64": "arm64", "EM_ARM": "arm",
-                "EM_RISCV": "riscv64" if self.bits == 64 else "riscv32",
-                "EM_386": "x86"}.get(self.machine, str(self.machine))
+        """``arm64``, ``x86_64``, ... (:attr:`minidump.model.Arch.name`)."""
+        return self.vmlinux.arch.name
 
     # -- types ----------------------------------------------------------------
     def _resolve(self, node: TypeNode) -> TypeNode:
@@ -387,60 +378,29 @@ class DebugInfo:
         return None if self._types is None else self._types.enumerator(name)
 
     # -- symbols and file contents -------------------------------------------
-    @cached_property
-    def symbols(self) -> dict[str, tuple[int, int]]:
-        """``{name: (st_value, st_size)}`` from ``.symtab``; the first definition wins."""
-        symtab = self.elf.get_section_by_name(".symtab")
-        if symtab is None:
-            return {}
-        strtab = self.elf.get_section(symtab["sh_link"]).data()
-        fmt = struct.Struct(("<" if self.little else ">") + (_SYM64 if self.bits == 64
-                                                             else _SYM32))
-        out: dict[str, tuple[int, int]] = {}
-        for entry in fmt.iter_unpack(symtab.data()):
-            if self.bits == 64:
-                st_name, _info, _other, shndx, value, size = entry
-            else:
-                st_name, value, size, _info, _other, shndx = entry
-            if not st_name or shndx == 0:
-                continue
-            name = strtab[st_name:strtab.index(b"\0", st_name)].decode("ascii", "replace")
-            out.setdefault(name, (value, size))
-        return out
-
     def symbol(self, name: str) -> int | None:
         """Link-time address of a symbol (add KERNELOFFSET for the runtime one)."""
-        entry = self.symbols.get(name)
-        return None if entry is None else entry[0]
+        found = self.vmlinux.symbols.get(name)
+        return None if found is None else found.value
+
+    def symbol_size(self, name: str) -> int | None:
+        found = self.vmlinux.symbols.get(name)
+        return None if found is None else found.size
 
     def read_symbol(self, name: str, size: int | None = None) -> bytes:
         """A symbol's initial bytes from the file (``.data``/``.rodata``)."""
-        entry = self.symbols.get(name)
-        if entry is None:
-            raise SymbolError(f"symbol {name} is not in the vmlinux", path=self.path)
-        addr, sym_size = entry
-        size = size or sym_size
-        for section in self.elf.iter_sections():
-            start = section["sh_addr"]
-            if section["sh_type"] != "SHT_NOBITS" and start and start <= addr < start + \
-                    section["sh_size"]:
-                from minidump.io import read_at
-                return read_at(self._fh, section["sh_offset"] + addr - start,
-                               min(size, start + section["sh_size"] - addr), path=self.path,
-                               what=name)
-        raise SymbolError(f"symbol {name} at {addr:#x} has no bytes in the file", path=self.path)
+        found = self.vmlinux.symbol(name)
+        return self.vmlinux.read_link(found.value, size or found.size, name)
 
     @cached_property
     def build_id(self) -> str | None:
         """The GNU build-id as lowercase hex (what VMCOREINFO's BUILD-ID holds)."""
-        from minidump.formats.elf import elf_structs
         from minidump.readers.elfcore import parse_notes
-        structs = elf_structs(self.little, self.bits)
-        for section in self.elf.iter_sections():
-            if section["sh_type"] != "SHT_NOTE":
+        for section in self.vmlinux.sections:
+            if section.type != "SHT_NOTE":
                 continue
-            for note in parse_notes(section.data(), structs, path=self.path,
-                                    base=section["sh_offset"]):
+            for note in parse_notes(self.vmlinux.section_data(section), self.vmlinux.elf,
+                                    path=self.path, base=section.offset):
                 if note.name == b"GNU" and note.type == NT_GNU_BUILD_ID:
                     return note.desc.hex()
         return None
@@ -450,7 +410,7 @@ class DebugInfo:
         """``linux_banner`` (``init/version.c``) without its newline."""
         try:
             raw = self.read_symbol("linux_banner")
-        except SymbolError:
+        except MinidumpError:
             return None
         return raw.split(b"\0", 1)[0].decode("ascii", "replace").rstrip("\n")
 

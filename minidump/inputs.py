@@ -113,5 +113,5 @@ def _table_rows(memory: PhysicalMemory, table_addr, base, size) -> list[TableEnt
     for cand in smem.read_table(found, memory, capture, path=found.where):
         rows.append(TableEntry(cand.name, cand.paddr, cand.size, cand.seq,
                                valid=cand.status is None or cand.status.value != "invalid",
-                               reason=cand.reason, where=cand.source))
+                               reason=cand.reason, where=cand.source, payload=cand.payload))
     return rows

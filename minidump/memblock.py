@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minidump.errors import FormatError, MinidumpError
+from minidump.errors import FormatError
 from minidump.formats.common import iter_table, parse_at
 from minidump.formats.memblock import (DEBUGFS_FLAG_NAMES, MEMBLOCK, MemblockLayout,
                                        memblock_structs, natural_layout)
@@ -60,26 +60,29 @@ class MemblockRegion:
 
 def layout_from_debuginfo(debuginfo, bits: int, phys64: bool | None = None
                           ) -> MemblockLayout | None:
-    """Sizes and offsets from DWARF/BTF; None when the debug info lacks them."""
+    """Sizes and offsets from DWARF/BTF (:mod:`minidump.debuginfo`); None when it lacks them."""
     if debuginfo is None:
         return None
     default = natural_layout(bits, phys64)
-    try:
-        def offsets(struct: str, fields) -> tuple[tuple[str, int], ...]:
-            out = []
-            for name, _ in fields:
-                try:
-                    out.append((name, debuginfo.member_offset(struct, name)))
-                except (MinidumpError, LookupError):
-                    if (struct, name) != ("memblock_region", "nid"):  # CONFIG_NUMA only
-                        raise
-            return tuple(out)
-        return MemblockLayout(
-            debuginfo.struct_size("memblock_region"), offsets("memblock_region", default.region),
-            debuginfo.struct_size("memblock_type"), offsets("memblock_type", default.type),
-            debuginfo.struct_size("memblock"), offsets("memblock", default.memblock))
-    except (MinidumpError, LookupError, ValueError):
-        return None
+
+    def offsets(struct: str, fields) -> tuple[tuple[str, int], ...] | None:
+        out = []
+        for name, _ in fields:
+            offset = debuginfo.member_offset(struct, name)
+            if offset is None and (struct, name) != ("memblock_region", "nid"):  # NUMA only
+                return None
+            if offset is not None:
+                out.append((name, offset))
+        return tuple(out)
+
+    parts = []
+    for struct, fields in (("memblock_region", default.region), ("memblock_type", default.type),
+                           ("memblock", default.memblock)):
+        size, placed = debuginfo.struct_size(struct), offsets(struct, fields)
+        if size is None or placed is None:
+            return None
+        parts += [size, placed]
+    return MemblockLayout(*parts)
 
 
 def read_memblock(vmlinux: "Vmlinux", capture: "FullCapture",

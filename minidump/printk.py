@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from minidump.errors import FormatError, MinidumpError
+from minidump.errors import FormatError
+from minidump.memory import FaultError
 from minidump.vmcoreinfo import VmcoreInfo, kernel_version
 
 #: kernel/printk/printk_ringbuffer.h: enum desc_state
@@ -51,6 +52,15 @@ class LogRecord:
     text: bytes
     caller_id: int | None = None
     seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RingRegion:
+    """Memory the lockless log needs: ``size`` bytes at kernel virtual address ``vaddr``."""
+
+    name: str
+    vaddr: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +150,12 @@ def read_log(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64, little: bo
                       field="VMCOREINFO")
 
 
+def ring_regions(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64,
+                 little: bool = True) -> list[RingRegion]:
+    """The lockless ring's regions (reads the ``prb`` pointer and the ring struct)."""
+    return _Reader(mem, _Layout(info), bits, little).ring()[1]
+
+
 class _Reader:
     """The three walks over one memory and one set of VMCOREINFO keys."""
 
@@ -159,26 +175,38 @@ class _Reader:
     def _read(self, vaddr: int, size: int, what: str) -> bytes:
         try:
             return self.mem.read_virt(vaddr, size, what)
-        except MinidumpError as exc:
-            raise type(exc)(f"{what} ({size:#x} bytes at {vaddr:#x}) is not in the capture: "
-                            f"{exc.problem}", path=exc.path) from exc
+        except FaultError as exc:
+            raise FaultError(f"{what} ({size:#x} bytes at {vaddr:#x}) is not in the capture: "
+                             f"{exc.problem}", address=exc.address, path=exc.path) from exc
 
     # -- lockless ring (5.10+) -------------------------------------------------
-    def lockless(self, partial: bool) -> list[LogRecord]:
+    def ring(self) -> tuple[bytes, list[RingRegion]]:
+        """``struct printk_ringbuffer`` and the four regions the log needs, in read order."""
         k, w = self.keys, self.word_size
-        prb_va = self._word(self._read(k.symbol("prb"), w, "pointer prb"), 0)
-        rb = self._read(prb_va, k.size("printk_ringbuffer"), "struct printk_ringbuffer (*prb)")
+        prb = RingRegion("pointer prb", k.symbol("prb"), w)
+        rb_region = RingRegion("struct printk_ringbuffer (*prb)",
+                               self._word(self._read(prb.vaddr, w, prb.name), 0),
+                               k.size("printk_ringbuffer"))
+        rb = self._read(rb_region.vaddr, rb_region.size, rb_region.name)
         desc_ring = k.offset("printk_ringbuffer.desc_ring")
         count = 1 << self._int(rb, desc_ring + k.offset("prb_desc_ring.count_bits"), 4)
-        desc_size, info_size = k.size("prb_desc"), k.size("printk_info")
-        descs = self._read(self._word(rb, desc_ring + k.offset("prb_desc_ring.descs")),
-                           count * desc_size, f"prb descriptor ring (prb_desc[{count}])")
-        infos = self._read(self._word(rb, desc_ring + k.offset("prb_desc_ring.infos")),
-                           count * info_size, f"prb info ring (printk_info[{count}])")
         data_ring = k.offset("printk_ringbuffer.text_data_ring")
-        data_size = 1 << self._int(rb, data_ring + k.offset("prb_data_ring.size_bits"), 4)
-        data = self._read(self._word(rb, data_ring + k.offset("prb_data_ring.data")), data_size,
-                          "prb text data ring")
+        return rb, [prb, rb_region, RingRegion(
+            f"prb descriptor ring (prb_desc[{count}])",
+            self._word(rb, desc_ring + k.offset("prb_desc_ring.descs")),
+            count * k.size("prb_desc")), RingRegion(
+            f"prb info ring (printk_info[{count}])",
+            self._word(rb, desc_ring + k.offset("prb_desc_ring.infos")),
+            count * k.size("printk_info")), RingRegion(
+            "prb text data ring", self._word(rb, data_ring + k.offset("prb_data_ring.data")),
+            1 << self._int(rb, data_ring + k.offset("prb_data_ring.size_bits"), 4))]
+
+    def lockless(self, partial: bool) -> list[LogRecord]:
+        k = self.keys
+        rb, regions = self.ring()
+        descs, infos, data = (self._read(r.vaddr, r.size, r.name) for r in regions[2:])
+        count = len(descs) // k.size("prb_desc")
+        desc_ring = k.offset("printk_ringbuffer.desc_ring")
         counter = k.offset("atomic_long_t.counter")
         tail_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.tail_id") + counter)
         head_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.head_id") + counter)

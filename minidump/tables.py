@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from minidump.errors import FormatError
 from minidump.formats.common import iter_table, parse_at
 from minidump.formats.qcom_minidump import sahara_debug_region64
+from minidump.model import Payload
 
 MD_NAME_CHARS = 12  # "md_" + 12 + ".BIN" + NUL fills the 20-byte Sahara filename field
 SEQ_LIMIT = 10000
@@ -32,6 +33,7 @@ class TableEntry:
     valid: bool = True
     reason: str = ""
     where: str = ""  # file and offset of the row, for messages
+    payload: "Payload | None" = None  # bytes found outside the blob set (e.g. in RAM images)
 
 
 def decode_name(raw: bytes, *, path: str | None = None, offset: int = 0,

@@ -15,6 +15,7 @@ of the ``R_AARCH64_RELATIVE`` entry in ``.rela.dyn`` at that address
 from __future__ import annotations
 
 import bisect
+import struct
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -66,6 +67,20 @@ class Symbol:
         return self.value + kerneloffset
 
 
+def sym_format(little_endian: bool, bits: int) -> tuple[struct.Struct, tuple[str, ...]]:
+    """The ``struct`` fast path of ``Elf_Sym`` (tests check it against the schema).
+
+    Spelled out because ``struct_format`` refuses the byte-order-free ``Int8ul``
+    fields of the big-endian schemas as "mixed byte orders".
+    """
+    order = "<" if little_endian else ">"
+    if bits == 64:
+        return struct.Struct(order + "IBBHQQ"), ("st_name", "st_info", "st_other", "st_shndx",
+                                                 "st_value", "st_size")
+    return struct.Struct(order + "IIIBBH"), ("st_name", "st_value", "st_size", "st_info",
+                                             "st_other", "st_shndx")
+
+
 class SymbolIndex:
     """Every named symbol of a ``.symtab``, by name and (lazily) by address."""
 
@@ -77,7 +92,7 @@ class SymbolIndex:
     @classmethod
     def parse(cls, symtab: bytes, strtab: bytes, little_endian: bool, bits: int) -> "SymbolIndex":
         """One pass over ``Elf_Sym[]``; names sliced out of ``strtab``."""
-        fast, names = struct_format(elf_structs(little_endian, bits).Elf_Sym)
+        fast, names = sym_format(little_endian, bits)
         i_name, i_value, i_size = names.index("st_name"), names.index("st_value"), names.index(
             "st_size")
         i_info, i_shndx = names.index("st_info"), names.index("st_shndx")
@@ -260,9 +275,10 @@ class Vmlinux:
                 data = self.section_data(rela)
                 data = data[:len(data) - len(data) % fast.size]
                 shift = 32 if self.bits == 64 else 8
+                mask = (1 << self.bits) - 1   # r_addend is signed; kernel addresses are "negative"
                 for r_offset, r_info, r_addend in fast.iter_unpack(data):
                     if r_info & ((1 << shift) - 1) in RELATIVE_TYPES:
-                        self._relocs[r_offset] = r_addend
+                        self._relocs[r_offset] = r_addend & mask
         return self._relocs.get(vaddr)
 
     def pointer_at(self, vaddr: int, what: str = "") -> int:

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minidump.errors import FormatError, UsageError
+from minidump.errors import FormatError, SymbolError, UsageError
 from minidump.formats.elf import EM, VMCOREINFO_NOTE_NAME
 from minidump.io import Extent, PhysicalMemory, parse_memory_spec
 from minidump.memory import FaultError
@@ -62,8 +62,6 @@ class FullCapture:
         self.vmcoreinfo: VmcoreInfo | None = None
         self.vmcoreinfo_source = ""
         self.translator: Translator | None = None
-        self._vmlinux: Vmlinux | None = None
-        self._page_offset: int | None = None
         for note in self.notes:
             if note.name == VMCOREINFO_NOTE_NAME and note.type == 0:
                 self.vmcoreinfo = VmcoreInfo(note.desc.rstrip(b"\0"), path=path)
@@ -121,14 +119,21 @@ class FullCapture:
 
     # -- virtual -------------------------------------------------------------
     def attach(self, vmlinux: "Vmlinux", vmcoreinfo: VmcoreInfo | None = None) -> None:
-        """Use ``vmlinux`` symbols and VMCOREINFO for virtual reads; find VMCOREINFO if needed."""
-        self._vmlinux = vmlinux
+        """Use ``vmlinux`` symbols and VMCOREINFO for virtual reads; find VMCOREINFO if needed.
+
+        On x86_64 the direct-map base is read from ``page_offset_base`` in the image.
+        """
         self.arch = self.arch or vmlinux.arch
         if vmcoreinfo is not None:
             self.vmcoreinfo, self.vmcoreinfo_source = vmcoreinfo, vmcoreinfo.path or "--vmcoreinfo"
         if self.vmcoreinfo is None:
             self.vmcoreinfo = self._vmcoreinfo_from_memory(vmlinux)
         self.translator = Translator(self.arch.name, self.vmcoreinfo)
+        base = vmlinux.symbols.get("page_offset_base")
+        if self.arch.machine == EM.X86_64 and base is not None:
+            self.translator = Translator(self.arch.name, self.vmcoreinfo,
+                                         page_offset=self.word(self.runtime(base.value),
+                                                               "page_offset_base"))
 
     @property
     def kerneloffset(self) -> int:
@@ -142,26 +147,11 @@ class FullCapture:
         """Physical address of a kernel-image or linear-map address; None elsewhere."""
         if self.translator is None:
             raise FormatError("virtual reads need VMCOREINFO and a vmlinux", path=self.path)
-        paddr = self.translator.pa(vaddr)
-        if paddr is None and self.arch.machine == EM.X86_64 and vaddr < X86_64_START_KERNEL_MAP:
-            base = self.page_offset_base()
-            if base <= vaddr < base + (1 << 46):
-                paddr = vaddr - base
-        return paddr
+        return self.translator.pa(vaddr)
 
     def linear_va(self, paddr: int) -> int | None:
-        """Linear-map alias of a physical address (x86_64: from ``page_offset_base``)."""
-        if self.arch.machine == EM.X86_64:
-            return self.page_offset_base() + paddr
+        """Linear-map alias of a physical address."""
         return self.translator.linear_va(paddr) if self.translator else None
-
-    def page_offset_base(self) -> int:
-        """x86_64 direct-map base, read from the image (randomized with KASLR)."""
-        if self._page_offset is None:
-            symbol = self._vmlinux.symbols.get("page_offset_base") if self._vmlinux else None
-            self._page_offset = X86_64_PAGE_OFFSET if symbol is None else self.word(
-                self.runtime(symbol.value), "page_offset_base")
-        return self._page_offset
 
     def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes:
         paddr = self.pa(vaddr)
@@ -204,6 +194,13 @@ class FullCapture:
 
     def _vmcoreinfo_from_memory(self, vmlinux: "Vmlinux") -> VmcoreInfo:
         """Read ``vmcoreinfo_data[0:vmcoreinfo_size]`` through the image's physical copy."""
+        try:
+            return self._read_vmcoreinfo_data(vmlinux)
+        except SymbolError as exc:
+            raise SymbolError(f"no VMCOREINFO note, and reading it from memory failed: "
+                              f"{exc.problem}", path=self.path) from exc
+
+    def _read_vmcoreinfo_data(self, vmlinux: "Vmlinux") -> VmcoreInfo:
         text_pa = self.find_image(vmlinux)
         text = vmlinux.symbol("_text").value
         order = "little" if vmlinux.little_endian else "big"

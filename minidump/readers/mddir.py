@@ -42,6 +42,24 @@ def side_tables(directory: str, sahara_table: str | None) -> list[TableEntry]:
     return entries
 
 
+def meminspect_naming(names: list[str]) -> bool:
+    """Files named by the meminspect backend: "md_K" + name + meminspect ID, always."""
+    lower = {n.lower() for n in names}
+    return "md_kelf1.bin" in lower or "md_kvmcorein2.bin" in lower
+
+
+def split_name(filename: str, meminspect: bool) -> tuple[str, int | None]:
+    """Region name and sequence number from a blob's file name.
+
+    Only meminspect names are split: their ID is always appended, while a
+    downstream name such as KSTACK1 may end in digits of its own.
+    """
+    match = _SEQ.match(filename) if meminspect else None
+    if match:
+        return match.group(1), int(match.group(2))
+    return name_from_filename(filename), None
+
+
 def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
                           source_of) -> list[Candidate]:
     """Join blob files (``{filename: payload}``) with table rows by the firmware's naming rule.
@@ -50,32 +68,25 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
     would give it; rows without a file become candidates without a payload.
     """
     by_lower = {name.lower(): name for name in files}
+    meminspect = meminspect_naming(list(files) + [r.filename for r in table if r.filename])
     out: list[Candidate] = []
     claimed: set[str] = set()
     for row in table:
-        fname = row.filename or firmware_filename(row.name, row.seq)
-        key = by_lower.get(fname.lower())
-        if key is not None and key in claimed:
+        fname = (row.filename or firmware_filename(row.name, row.seq)).lower()
+        if fname in claimed:
             continue  # the same file listed by two tables: first wins
-        payload = files[key] if key else None
-        if key:
-            claimed.add(key)
-        seq = row.seq
-        if seq is None and key:
-            match = _SEQ.match(key)
-            seq = int(match.group(2)) if match else None
-        out.append(Candidate(row.name, seq, row.paddr, row.size, payload,
+        claimed.add(fname)
+        key = by_lower.get(fname)
+        name, seq = row.name, row.seq
+        if seq is None and row.filename:
+            name, seq = split_name(row.filename, meminspect)
+        out.append(Candidate(name, seq, row.paddr, row.size, files[key] if key else row.payload,
                              source_of(key) if key else row.where,
                              None if row.valid else Status.INVALID, row.reason))
-    for name in sorted(files):
-        if name in claimed:
-            continue
-        match = _SEQ.match(name)
-        if match:  # meminspect: "md_K<name><ID>.BIN"
-            region, seq = match.group(1), int(match.group(2))
-        else:
-            region, seq = name_from_filename(name), None
-        out.append(Candidate(region, seq, None, None, files[name], source_of(name)))
+    for filename in sorted(files):
+        if filename.lower() not in claimed:
+            name, seq = split_name(filename, meminspect)
+            out.append(Candidate(name, seq, None, None, files[filename], source_of(filename)))
     return out
 
 
