@@ -73,6 +73,14 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
         if region.status is not None:
             out.append(region)
             continue
+        if region.paddr is None and region.kind == "vmcoreinfo" and region.payload is not None:
+            out.append(region.with_(status=Status.WRITTEN,
+                                    reason="as the VMCOREINFO note only: no physical address"))
+            continue
+        if region.paddr is None and region.kind == "elf" and region.payload is not None:
+            out.append(region.with_(status=Status.WRITTEN,
+                                    reason="its PT_LOADs and notes only: no physical address"))
+            continue
         if region.paddr is None:
             out.append(_different("no physical address", region))
             continue
@@ -117,7 +125,7 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
 def _overlap(region: Region, written: list[Region], same_bytes: SameBytes | None) -> Region | None:
     start, end = region.paddr, region.paddr + region.size
     for other in written:
-        if other.status is not Status.WRITTEN:
+        if other.status is not Status.WRITTEN or other.paddr is None:
             continue
         lo, hi = max(start, other.paddr), min(end, other.paddr + other.size)
         if lo < hi and (same_bytes is None or not same_bytes(other, region, lo, hi - lo)):
@@ -149,7 +157,8 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
     WRITTEN become PT_LOADs in order.
     """
     elf = elf_structs(arch.little_endian, arch.bits)
-    written = [(i, r) for i, r in enumerate(regions) if r.status is Status.WRITTEN]
+    written = [(i, r) for i, r in enumerate(regions)
+               if r.status is Status.WRITTEN and r.paddr is not None]
     phnum = 1 + len(written)
     if phnum > MAX_PHNUM:
         raise LayoutError(f"{len(written)} regions exceed the {MAX_PHNUM - 1} PT_LOADs "

@@ -161,3 +161,20 @@ def test_pt_load_types(blobs):
     assert [s.header.p_type for s in elf.iter_segments()][0] == "PT_NOTE"
     assert sum(1 for s in elf.iter_segments() if s.header.p_type == "PT_NOTE") == 1
     assert PT.NOTE == 4
+
+
+@pytest.mark.skipif(shutil.which("crash") is None, reason="crash not installed")
+def test_crash_recognises_layout(tmp_path):
+    """Debian's crash is built for the host (x86_64) only, so judge an x86_64 vmcore."""
+    path = tmp_path / "p"
+    path.write_bytes(b"\x42" * 0x1000)
+    region = Region("jiffies_64", 0x1000, 0x1000000, 0xFFFFFFFF81000000, 10, "",
+                    Payload(str(path), 0, 0x1000))
+    text = b"OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\nKERNELOFFSET=0\n"
+    plan = plan_vmcore(resolve([region]), text, [], Arch(62))
+    out = tmp_path / "vmcore"
+    with open(out, "wb") as fh:
+        write_vmcore(plan, fh)
+    result = subprocess.run(["crash", "--osrelease", str(out)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "6.1.0-test", result.stdout + result.stderr
