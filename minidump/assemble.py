@@ -227,11 +227,16 @@ def _place_on_kelf(capture: Capture, kelf: Kelf, kelf_cand: Candidate,
                     placed[i] = cand
                     cand.used = True
                     break
-    # 4. no addresses: align lengths against meminspect ID order
-    loose = [c for c in rest if not c.used and c.paddr is None and c.payload is not None]
+    # 4. no address match: align lengths against meminspect ID order
+    loose = [c for c in rest if not c.used and (c.payload is not None or c.paddr is not None)]
     open_loads = [i for i in range(len(loads)) if i not in placed]
     if loose and open_loads:
         for i, cand in _align_by_length(loads, open_loads, loose):
+            if cand.paddr is not None and cand.paddr != loads[i].paddr:
+                # the region table and the kernel's header disagree: trust neither
+                cand.status = Status.INVALID
+                cand.reason = (f"region table says PA {cand.paddr:#x}, the ELF header "
+                               f"PA {loads[i].paddr:#x}")
             placed[i] = cand
             cand.used = True
     for i, load in enumerate(loads):
