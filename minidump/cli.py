@@ -59,7 +59,8 @@ def _input_options(p: argparse.ArgumentParser, positional: bool = True) -> None:
     group.add_argument("--arch", help="arm64, x86_64, arm, riscv64 (default: from the capture)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the plugin module of ``command`` is imported."""
     parser = _Parser(prog="minidump",
                      description="Turn Linux kernel minidumps into small ELF vmcores that "
                                  "crash and drgn open.",
@@ -97,16 +98,29 @@ def build_parser() -> argparse.ArgumentParser:
     regions.add_argument("--json", action="store_true", help="print the rows as JSON")
     regions.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    for name in PLUGINS:
-        module = _plugin(name)
+    for name, summary in PLUGINS.items():
+        module = _plugin(name) if name == command else None
         if module is not None:
             module.add_parser(sub)
+        else:  # listed in --help without importing it
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 #: commands that live in their own module ``minidump.cmd_<name>`` with
-#: ``add_parser(subparsers)`` and ``run(args) -> int``
-PLUGINS = ("extract", "info", "dmesg", "vmcoreinfo")
+#: ``add_parser(subparsers)`` and ``run(args) -> int``; imported only when run
+PLUGINS = {
+    "extract": "write the minidump of a full vmcore or RAM image (needs the vmlinux)",
+    "info": "release, banner, KASLR, jiffies... and what each tool can do with the capture",
+    "dmesg": "print the kernel log from a vmcore, using VMCOREINFO only",
+    "vmcoreinfo": "print a capture's VMCOREINFO, or generate one from a vmlinux",
+}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one)."""
+    names = {"build", "regions", *PLUGINS}
+    return next((a for a in argv if a in names), None)
 
 
 def _plugin(name: str):
@@ -156,7 +170,7 @@ def cmd_regions(args) -> int:
     from minidump.vmcore import plan_capture
 
     if args.vmlinux:
-        module = _plugin("extract")
+        module = _plugin("extract")  # the vmlinux side lives with extract
         if module is None:
             raise UsageError("--vmlinux is not available in this build")
         return module.run_regions(args)
@@ -224,7 +238,8 @@ COMMANDS = {"build": cmd_build, "regions": cmd_regions}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)

@@ -149,8 +149,6 @@ def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> 
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

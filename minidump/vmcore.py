@@ -9,6 +9,9 @@ kdump ELF).  Payloads follow the notes back to back, in region order.
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
@@ -20,6 +23,7 @@ from minidump.model import Arch, Capture, Note, Payload, Region, Status
 MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here
 PT_LOAD_FLAGS = PF.R | PF.W | PF.X  # as kexec-tools and /proc/vmcore write them
 PT_NOTE_ALIGN = 4  # drgn parses notes with 8-byte framing only when p_align == 8
+COPY_STEP = 8 * CHUNK  # in-kernel copy unit; also the progress granularity
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,23 +215,62 @@ def plan_capture(capture: Capture, *, same_bytes: SameBytes | None = payload_sam
 
 
 def write_vmcore(plan: Plan, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
-    """Stream the planned bytes to ``out`` with a bounded buffer."""
+    """Stream the planned bytes to ``out`` with a bounded buffer.
+
+    Payloads go through ``os.copy_file_range`` (an in-kernel copy, as cat
+    does) when ``out`` is a real file, else a 1 MiB ``readinto`` loop.
+    """
     out.write(plan.header)
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
+    fd = _real_fd(out)
+    buffer = None
     for load in plan.loads:
         payload = load.payload
         with open(payload.path, "rb") as src:
-            src.seek(payload.offset)
-            left = load.size
-            while left:
-                want = min(CHUNK, left)
-                got = src.readinto(view[:want])
-                if not got:
-                    raise TruncatedError(f"file ended {left:#x} bytes early (changed while "
-                                         "reading?)", path=payload.path,
-                                         offset=payload.offset + load.size - left, field="payload")
-                out.write(view[:got])
-                left -= got
-                if progress:
-                    progress(got)
+            done = _kernel_copy(src.fileno(), fd, payload.offset, load.size, progress) if fd else 0
+            if done < load.size:
+                if buffer is None:
+                    buffer = memoryview(bytearray(CHUNK))
+                _buffered_copy(src, out, payload, done, load.size, buffer, progress)
+    if fd is not None:
+        out.seek(0, os.SEEK_END)
+
+
+def _real_fd(out: BinaryIO) -> int | None:
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    out.flush()
+    return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def _kernel_copy(src: int, dst: int, offset: int, size: int, progress) -> int:
+    """Copy in the kernel; returns how many bytes it managed (0 if unsupported)."""
+    done = 0
+    while done < size:
+        try:
+            n = os.copy_file_range(src, dst, min(COPY_STEP, size - done), offset + done)
+        except OSError:
+            return done
+        if n == 0:
+            return done
+        done += n
+        if progress:
+            progress(n)
+    return done
+
+
+def _buffered_copy(src, out: BinaryIO, payload: Payload, start: int, size: int,
+                   buffer: memoryview, progress) -> None:
+    src.seek(payload.offset + start)
+    left = size - start
+    while left:
+        got = src.readinto(buffer[:min(CHUNK, left)])
+        if not got:
+            raise TruncatedError(f"file ended {left:#x} bytes early (changed while reading?)",
+                                 path=payload.path, offset=payload.offset + size - left,
+                                 field="payload")
+        out.write(buffer[:got])
+        left -= got
+        if progress:
+            progress(got)
