@@ -211,8 +211,8 @@ class _Reader:
         tail_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.tail_id") + counter)
         head_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.head_id") + counter)
         if partial and k.info.symbol("clear_seq") is not None:
-            clear_seq = self._clear_seq()
-            tail_id = head_id - head_id % count + clear_seq % count
+            # seq and id share their index (seq % count == id % count): step back from head
+            tail_id = (head_id - (head_id - self._clear_seq()) % count) & self.id_mask
         walk = _LocklessWalk(self, descs, infos, data, count)
         records, id_ = [], tail_id
         while True:
