@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from minidump.errors import FormatError, UsageError
 from minidump.io import PhysicalMemory, parse_int, parse_memory_spec
 from minidump.model import ARCHES, Capture
-from minidump.readers import elfcore, mddir, rawdump, smem
+from minidump.readers import mddir, rawdump, smem
 from minidump.tables import TableEntry
 from minidump.vmcoreinfo import VmcoreInfo
 
@@ -39,6 +39,7 @@ def sniff(path: str) -> str | None:
         return "rawdump"
     if smem.sniff_blob(path):
         return "smem-blob"
+    from minidump.readers import elfcore
     if elfcore.sniff(path):
         return "elf"
     return None
@@ -89,6 +90,7 @@ def open_capture(opts: InputOptions) -> Capture:
                 capture = mddir.read(opts.input, sahara_table=opts.sahara_table, table=table,
                                      vmcoreinfo=info, arch=opts.arch)
             elif kind == "elf":
+                from minidump.readers import elfcore
                 capture = elfcore.read(opts.input)
                 if info is not None:
                     capture.vmcoreinfo, capture.vmcoreinfo_source = info.raw, opts.vmcoreinfo

@@ -9,6 +9,7 @@ kdump ELF).  Payloads follow the notes back to back, in region order.
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import stat
@@ -71,6 +72,7 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
     ever give different contents for one physical byte.
     """
     out: list[Region] = []
+    written = _Written()
     seen_ids: dict[object, int] = {}
     seen_ranges: dict[tuple[int, int], int] = {}
     for region in regions:
@@ -113,7 +115,7 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
                                   f"{other.name} (ID {other.id}), already written", region,
                                   Status.DUPLICATE))
             continue
-        clash = _overlap(region, out, same_bytes)
+        clash = written.clash(region, same_bytes)
         if clash is not None:
             out.append(_different(f"overlaps {clash.name} (ID {clash.id}) at PA "
                                   f"{max(clash.paddr, region.paddr):#x} with different bytes",
@@ -123,18 +125,35 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
             seen_ids[key] = len(out)
         seen_ranges[(region.paddr, region.size)] = len(out)
         out.append(region.with_(status=Status.WRITTEN, reason=region.reason))
+        written.add(out[-1])
     return out
 
 
-def _overlap(region: Region, written: list[Region], same_bytes: SameBytes | None) -> Region | None:
-    start, end = region.paddr, region.paddr + region.size
-    for other in written:
-        if other.status is not Status.WRITTEN or other.paddr is None:
-            continue
-        lo, hi = max(start, other.paddr), min(end, other.paddr + other.size)
-        if lo < hi and (same_bytes is None or not same_bytes(other, region, lo, hi - lo)):
-            return other
-    return None
+class _Written:
+    """Physical ranges already written, sorted by start, for overlap checks."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.regions: list[Region] = []
+        self.longest = 0
+
+    def add(self, region: Region) -> None:
+        at = bisect.bisect_right(self.starts, region.paddr)
+        self.starts.insert(at, region.paddr)
+        self.regions.insert(at, region)
+        self.longest = max(self.longest, region.size)
+
+    def clash(self, region: Region, same_bytes: SameBytes | None) -> Region | None:
+        """The first written region whose overlapping bytes differ from ``region``'s."""
+        start, end = region.paddr, region.paddr + region.size
+        lo = bisect.bisect_left(self.starts, start - self.longest)
+        hi = bisect.bisect_left(self.starts, end)
+        for other in self.regions[lo:hi]:
+            o_lo, o_hi = max(start, other.paddr), min(end, other.paddr + other.size)
+            if o_lo < o_hi and (same_bytes is None or not same_bytes(other, region, o_lo,
+                                                                      o_hi - o_lo)):
+                return other
+        return None
 
 
 def payload_same_bytes(a: Region, b: Region, paddr: int, size: int) -> bool:
