@@ -12,6 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from minidump.errors import MinidumpError
+from minidump.render import make_console
 
 EXIT_PARTIAL = 3
 
@@ -48,11 +49,10 @@ def _hex(value: int | None) -> str:
 
 def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
     """The facts as a two-column table, then the readiness table."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+    console = make_console(out, width)
     f = doc["facts"]
     facts = Table(title=f"{doc['input']}" + (f" + {doc['vmlinux']}" if doc["vmlinux"] else ""),
                   title_justify="left", show_header=False, pad_edge=False)

@@ -14,6 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from minidump.errors import UsageError
+from minidump.render import make_console
 
 EXAMPLES = """\
 examples:
@@ -60,11 +61,10 @@ def document(info, arch: str | None, source: str, runtime_source: str = "") -> d
 
 def render_table(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
     """Decoded keys grouped by kind, then the arch layout and problems."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+    console = make_console(out, width)
     table = Table(title=f"VMCOREINFO — {doc['source']}", title_justify="left", pad_edge=False)
     for name, justify in (("kind", "left"), ("name", "left"), ("text", "left"),
                           ("value", "right")):

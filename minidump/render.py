@@ -11,6 +11,15 @@ STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "r
                 Status.DUPLICATE: "yellow", Status.INVALID: "red", Status.ENCRYPTED: "magenta"}
 
 
+def make_console(out: TextIO, width: int | None = None, color: bool | None = None):
+    """A rich Console on ``out``; pipes and files get 120 columns so addresses never fold."""
+    from rich.console import Console
+    if width is None and not (hasattr(out, "isatty") and out.isatty()):
+        width = 120
+    return Console(file=out, width=width, color_system="auto" if color is not False else None,
+                   force_terminal=color, highlight=False, soft_wrap=False)
+
+
 def hex_or_dash(value: int | None) -> str:
     return "-" if value is None else f"{value:#x}"
 
@@ -59,12 +68,10 @@ def _size(n: int) -> str:
 def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None = None,
                    color: bool | None = None) -> None:
     """The region table with a title, totals and warnings."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, width=width, color_system="auto" if color is not False else None,
-                      force_terminal=color, highlight=False, soft_wrap=False)
+    console = make_console(out, width, color)
     title = f"{document['input']} — {document['container']}"
     if document.get("output"):
         title += f" → {document['output']}"
