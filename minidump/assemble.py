@@ -26,7 +26,9 @@ from minidump.vmcoreinfo import Translator, VmcoreInfo
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
 STATIC_IDS = range(4, 44)
-MAX_VMCOREINFO = 1 << 16
+MAX_VMCOREINFO = 1 << 16  # VMCOREINFO_BYTES is one page
+#: the kernel's header region: 201 phdrs + notes (meminspect ~16 KiB, downstream ~28 KiB)
+MAX_KELF = 1 << 20
 
 
 @dataclass(slots=True)
@@ -75,7 +77,7 @@ def assemble(capture: Capture, candidates: list[Candidate], *,
     info = vmcoreinfo_override
     if vmci_cand is not None:
         vmci_cand.used = True
-        raw = read_payload(vmci_cand.payload) if vmci_cand.payload else b""
+        raw = read_payload(vmci_cand.payload, MAX_VMCOREINFO) if vmci_cand.payload else b""
         if kelf and kelf.vmcoreinfo_descsz is not None:
             raw = raw[:kelf.vmcoreinfo_descsz]
         raw = raw.rstrip(b"\0")
@@ -143,7 +145,7 @@ def _load_kelf(capture: Capture, cand: Candidate) -> Kelf | None:
                                   cand.status, cand.reason, kind="elf"))
     if cand.payload is None or cand.status is not None:
         return None
-    data = read_payload(cand.payload)
+    data = read_payload(cand.payload, MAX_KELF)
     if not is_elf_core(data):
         capture.regions[-1] = capture.regions[-1].with_(
             status=Status.ENCRYPTED if data[:4] != b"\x7fELF" else Status.INVALID,
@@ -173,18 +175,18 @@ def _region_for(load, cand: Candidate | None, index: int) -> Region:
         return Region(load.name or f"PT_LOAD[{index}]", load.filesz, load.paddr, load.vaddr,
                       None, "", None, Status.MISSING,
                       f"no payload captured for PT_LOAD[{index}] at PA {load.paddr:#x}")
-    cand.used = True
-    status, reason = cand.status, cand.reason
-    payload = cand.payload
-    if payload is None and status is None:
-        status, reason = Status.MISSING, "no payload captured"
-    elif payload is not None and payload.length < load.filesz and status is None:
-        status = Status.SHORT
-        reason = f"payload has {payload.length:#x} of {load.filesz:#x} bytes"
-    elif payload is not None and payload.length > load.filesz:
-        payload = Payload(payload.path, payload.offset, load.filesz)
     return Region(cand.name, load.filesz, load.paddr, load.vaddr, cand.seq, cand.source,
-                  payload, status, reason)
+                  _trimmed(cand.payload, load.filesz), cand.status, cand.reason)
+
+
+def _trimmed(payload: Payload | None, size: int) -> Payload | None:
+    """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
+
+    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.resolve`).
+    """
+    if payload is not None and payload.length > size:
+        return Payload(payload.path, payload.offset, size)
+    return payload
 
 
 def _place_on_kelf(capture: Capture, kelf: Kelf, kelf_cand: Candidate,
@@ -240,10 +242,7 @@ def _place_on_kelf(capture: Capture, kelf: Kelf, kelf_cand: Candidate,
             placed[i] = cand
             cand.used = True
     for i, load in enumerate(loads):
-        cand = placed.get(i)
-        if cand is not None:
-            cand.used = False  # _region_for marks it again
-        capture.regions.append(_region_for(load, cand, load.index))
+        capture.regions.append(_region_for(load, placed.get(i), load.index))
 
 
 def _align4(n: int) -> int:
@@ -309,7 +308,6 @@ def _foreign(cand: Candidate, scheme: str, kelf: Kelf | None) -> bool:
 
 def _free_region(cand: Candidate, translator: Translator | None, meminspect: bool) -> Region:
     """A region no KELF PT_LOAD describes: address from its table, VA derived."""
-    status, reason = cand.status, cand.reason
     size = cand.size if cand.size is not None else (cand.payload.length if cand.payload else 0)
     vaddr = None
     if cand.paddr is not None and translator is not None:
@@ -318,15 +316,5 @@ def _free_region(cand: Candidate, translator: Translator | None, meminspect: boo
             vaddr = translator.image_va(cand.paddr)
         else:
             vaddr = translator.linear_va(cand.paddr)
-    payload = cand.payload
-    if status is None:
-        if cand.paddr is None:
-            status = Status.INVALID
-            reason = "no physical address: not in the ELF header or any region table"
-        elif payload is None:
-            status, reason = Status.MISSING, "no payload captured"
-        elif payload.length < size:
-            status, reason = Status.SHORT, f"payload has {payload.length:#x} of {size:#x} bytes"
-        elif payload.length > size:
-            payload = Payload(payload.path, payload.offset, size)
-    return Region(cand.name, size, cand.paddr, vaddr, cand.seq, cand.source, payload, status, reason)
+    return Region(cand.name, size, cand.paddr, vaddr, cand.seq, cand.source,
+                  _trimmed(cand.payload, size), cand.status, cand.reason)

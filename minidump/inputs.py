@@ -6,12 +6,13 @@ import os
 from dataclasses import dataclass, field
 
 from minidump.errors import FormatError, UsageError
-from minidump.io import PhysicalMemory, parse_int, parse_memory_spec
+from minidump.io import PhysicalMemory, parse_int, parse_memory_spec, read_small
 from minidump.model import ARCHES, Capture
 from minidump.readers import mddir, rawdump, smem
 from minidump.tables import TableEntry
 from minidump.vmcoreinfo import VmcoreInfo
 
+VMCOREINFO_MAX = 1 << 16  # the kernel caps it at one page (VMCOREINFO_BYTES)
 FORMATS = ("auto", "mddir", "rawdump", "smem-blob", "ram", "elf")
 
 
@@ -70,8 +71,8 @@ def open_capture(opts: InputOptions) -> Capture:
                                   "--memory FILE@PADDR", path=opts.input)
     info = None
     if opts.vmcoreinfo:
-        with open(opts.vmcoreinfo, "rb") as fh:
-            info = VmcoreInfo(fh.read(), path=opts.vmcoreinfo)
+        info = VmcoreInfo(read_small(opts.vmcoreinfo, VMCOREINFO_MAX, "VMCOREINFO"),
+                          path=opts.vmcoreinfo)
     memory = PhysicalMemory([parse_memory_spec(m) for m in opts.memory])
     table_addr = parse_int(opts.table_addr, "--table-addr") if opts.table_addr else None
     base, size = _smem_base(opts.smem_base)

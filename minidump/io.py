@@ -27,6 +27,16 @@ def read_at(fh: BinaryIO, offset: int, size: int, *, path: str | None = None,
     return data
 
 
+def read_small(path: str, limit: int, what: str) -> bytes:
+    """A whole side file (table, VMCOREINFO text) that has no business being big."""
+    size = os.stat(path).st_size
+    if size > limit:
+        raise FormatError(f"{size:#x} bytes is too large for a {what} (limit {limit:#x})",
+                          path=path, offset=0, field=what)
+    with open(path, "rb") as fh:
+        return fh.read(limit)
+
+
 def file_size(path: str) -> int:
     return os.stat(path).st_size
 

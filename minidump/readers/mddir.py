@@ -13,10 +13,13 @@ import re
 
 from minidump.assemble import Candidate, assemble
 from minidump.errors import FormatError, UsageError
+from minidump.io import read_small
 from minidump.model import Capture, Payload, Status
 from minidump.tables import (TableEntry, firmware_filename, name_from_filename, read_dump_info,
                              read_load_cmm, read_sahara_table)
 
+SAHARA_TABLE_MAX = 1 << 16  # qdl refuses memory-debug tables over 64 KiB
+SIDE_FILE_MAX = 1 << 20
 BLOB = re.compile(r"^md_.+\.bin$", re.IGNORECASE)
 _SEQ = re.compile(r"^md_(K.*?)(\d+)\.bin$", re.IGNORECASE)
 
@@ -32,13 +35,11 @@ def side_tables(directory: str, sahara_table: str | None) -> list[TableEntry]:
         os.path.join(directory, n) for n in os.listdir(directory)
         if "sahara" in n.lower() and n.lower().endswith((".bin", ".tbl")))
     for path in paths:
-        with open(path, "rb") as fh:
-            entries += read_sahara_table(fh.read(), path=path)
+        entries += read_sahara_table(read_small(path, SAHARA_TABLE_MAX, "sahara_table"), path=path)
     for name, parser in (("dump_info.txt", read_dump_info), ("load.cmm", read_load_cmm)):
         path = os.path.join(directory, name)
         if os.path.isfile(path):
-            with open(path, encoding="latin-1") as fh:
-                entries += parser(fh.read(), path=path)
+            entries += parser(read_small(path, SIDE_FILE_MAX, name).decode("latin-1"), path=path)
     return entries
 
 
