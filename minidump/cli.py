@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"minidump: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # "| head": stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (MinidumpError, OSError) as exc:
         if args.debug:
             raise

@@ -84,8 +84,6 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     for row in document["regions"]:
         status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
                       if row["status"] != "pending" else "")
-        if row["reason"] and row["status"] != "written":
-            status.append(f" ({row['reason']})", style="dim")
         table.add_row("-" if row["id"] is None else str(row["id"]), row["name"],
                       hex_or_dash(row["paddr"]), hex_or_dash(row["vaddr"]), f"{row['size']:#x}",
                       row["source"], status)
@@ -96,6 +94,12 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
                   f"{_size(t['written_bytes'])} of region data"
                   + (f"; vmcore {_size(document['output_size'])}" if document.get("output_size")
                      else ""))
+    for row in document["regions"]:
+        if row["reason"]:
+            ident = "-" if row["id"] is None else row["id"]
+            style = "" if row["status"] == "written" else STATUS_STYLE.get(Status(row["status"]), "")
+            console.print(Text(f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}",
+                               style=style))
     if document.get("vmcoreinfo"):
         console.print(f"VMCOREINFO: {document['vmcoreinfo']}")
     for warning in document.get("warnings", []):

@@ -9,6 +9,7 @@ and the firmware's file-naming rule that links a table entry to ``md_*.BIN``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -79,7 +80,7 @@ def read_sahara_table(data: bytes, *, path: str) -> list[TableEntry]:
         if name.lower().startswith("md_"):
             name = name[3:]
         entries.append(TableEntry(name, row["addr"], row["length"], filename=filename,
-                                  where=f"{path}: offset {at:#x} (sahara_debug_region64[{index}])"))
+                                  where=f"{os.path.basename(path)}[{index}]"))
     return entries
 
 
@@ -100,7 +101,7 @@ def read_dump_info(text: str, *, path: str) -> list[TableEntry]:
                               field="dump_info")
         addr, size, name, filename = match.groups()
         entries.append(TableEntry(name.removeprefix("md_"), int(addr, 16), int(size),
-                                  filename=filename, where=f"{path}: line {lineno}"))
+                                  filename=filename, where=f"{os.path.basename(path)}:{lineno}"))
     return entries
 
 
@@ -114,7 +115,7 @@ def read_load_cmm(text: str, *, path: str) -> list[TableEntry]:
             stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
             entries.append(TableEntry(name_from_filename(stem),
                                       int(addr, 0), None, filename=stem,
-                                      where=f"{path}: line {lineno}"))
+                                      where=f"{os.path.basename(path)}:{lineno}"))
     return entries
 
 

@@ -60,11 +60,12 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
             sec = parse_at(raw_dump_section_header, table_bytes, index * SECTION, path=path,
                            base=HEADER, what=f"raw_dump_section_header[{index}]")
             name = decode_name(sec.section_name) or f"section{index}"
-            where = f"{path}: offset {at:#x} (raw_dump_section_header[{index}])"
+            where = f"{os.path.basename(path)}: section {index}"
             end = sec.section_offset + sec.section_size
             if end > size or end < sec.section_offset:
-                capture.warn(f"{where}: data {sec.section_offset:#x}+{sec.section_size:#x} runs "
-                             f"past the image end {size:#x}")
+                capture.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
+                             f"{sec.section_offset:#x}+{sec.section_size:#x} runs past the image "
+                             f"end {size:#x}")
                 if sec.section_offset < size:
                     files[name] = Payload(path, sec.section_offset, size - sec.section_offset)
                 else:
