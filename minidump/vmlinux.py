@@ -81,50 +81,62 @@ def sym_format(little_endian: bool, bits: int) -> tuple[struct.Struct, tuple[str
                                              "st_other", "st_shndx")
 
 
-class SymbolIndex:
-    """Every named symbol of a ``.symtab``, by name and (lazily) by address."""
+Row = tuple[int, int, int, int]   # st_value, st_size, st_info, st_shndx
 
-    def __init__(self, by_name: dict[str, list[tuple[int, int, int, int]]]) -> None:
-        self._by_name = by_name
+
+class SymbolIndex:
+    """The named symbols of a ``.symtab``, by name and (lazily) by address.
+
+    The map is built on first use in one ``iter_unpack`` pass, names sliced
+    out of ``.strtab`` (STYLE.md section 9: ~150 ms for 120k symbols, ~50x
+    pyelftools' ``get_symbol_by_name``).  Static symbols repeat: every match is kept.
+    """
+
+    def __init__(self, symtab: bytes, strtab: bytes, little_endian: bool, bits: int) -> None:
+        self._fast, fields = sym_format(little_endian, bits)
+        self._symtab = symtab[:len(symtab) - len(symtab) % self._fast.size]
+        self._strtab = strtab
+        self._pick = tuple(fields.index(f) for f in ("st_value", "st_size", "st_info",
+                                                      "st_shndx"))
+        self._name_at = fields.index("st_name")
+        self._full: dict[str, list[Row]] | None = None
         self._sorted: list[tuple[int, int, str]] | None = None
         self._starts: list[int] = []
 
-    @classmethod
-    def parse(cls, symtab: bytes, strtab: bytes, little_endian: bool, bits: int) -> "SymbolIndex":
-        """One pass over ``Elf_Sym[]``; names sliced out of ``strtab``."""
-        fast, names = sym_format(little_endian, bits)
-        i_name, i_value, i_size = names.index("st_name"), names.index("st_value"), names.index(
-            "st_size")
-        i_info, i_shndx = names.index("st_info"), names.index("st_shndx")
-        usable = len(symtab) - len(symtab) % fast.size
-        by_name: dict[str, list[tuple[int, int, int, int]]] = {}
-        find = strtab.find
-        for row in fast.iter_unpack(memoryview(symtab)[:usable]):
-            start = row[i_name]
-            if not start:
-                continue
-            end = find(b"\0", start)
-            if end < 0:
-                continue
-            name = strtab[start:end].decode("ascii", "replace")
-            by_name.setdefault(name, []).append((row[i_value], row[i_size], row[i_info],
-                                                 row[i_shndx]))
-        return cls(by_name)
+    def _row(self, values: tuple[int, ...]) -> Row:
+        return tuple(values[i] for i in self._pick)
+
+    def _by_name(self) -> dict[str, list[Row]]:
+        """The full map, built once: one pass over ``Elf_Sym[]``."""
+        if self._full is None:
+            full: dict[str, list[Row]] = {}
+            find, strtab = self._strtab.find, self._strtab
+            for values in self._fast.iter_unpack(self._symtab):
+                start = values[self._name_at]
+                end = find(b"\0", start) if start else -1
+                if end > start:
+                    full.setdefault(strtab[start:end].decode("ascii", "replace"), []).append(
+                        self._row(values))
+            self._full = full
+        return self._full
+
+    def _rows(self, name: str) -> list[Row]:
+        return self._by_name().get(name, [])
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_name.values())
+        return sum(len(v) for v in self._by_name().values())
 
     def __contains__(self, name: str) -> bool:
-        return name in self._by_name
+        return bool(self._rows(name))
 
     def all(self, name: str) -> list[Symbol]:
         """Every symbol of that name (static symbols repeat across files)."""
         return [Symbol(name, value, size, info & 0xF, info >> 4, shndx)
-                for value, size, info, shndx in self._by_name.get(name, ())]
+                for value, size, info, shndx in self._rows(name)]
 
     def with_prefix(self, prefix: str) -> Iterator[Symbol]:
         """Every symbol whose name starts with ``prefix``."""
-        for name in self._by_name:
+        for name in self._by_name():
             if name.startswith(prefix):
                 yield from self.all(name)
 
@@ -138,7 +150,7 @@ class SymbolIndex:
     def symbolize(self, vaddr: int) -> tuple[str, int] | None:
         """``(name, offset)`` of the data or code symbol covering a link-time address."""
         if self._sorted is None:
-            rows = sorted((value, size, name) for name, entries in self._by_name.items()
+            rows = sorted((value, size, name) for name, entries in self._by_name().items()
                           for value, size, info, _ in entries
                           if value and (info & 0xF) in (STT_OBJECT, STT_FUNC, STT_NOTYPE)
                           and not name.startswith("$"))
@@ -244,7 +256,7 @@ class Vmlinux:
             if symtab.link >= len(self.sections):
                 raise FormatError(f"sh_link {symtab.link} names no section", path=self.path,
                                   field=".symtab.sh_link")
-            self._symbols = SymbolIndex.parse(self.section_data(symtab),
+            self._symbols = SymbolIndex(self.section_data(symtab),
                                               self.section_data(self.sections[symtab.link]),
                                               self.little_endian, self.bits)
         return self._symbols

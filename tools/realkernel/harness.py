@@ -12,6 +12,7 @@ Sub-commands::
     harness.py all              fetch, then both captures
     harness.py paths            print JSON describing available captures
     harness.py verify NAME      check a capture with drgn, crash, makedumpfile
+    harness.py extract          minidump extract each capture; crash log and drgn must match
 
 Everything lands in the cache directory: ``$MINIDUMP_REALKERNEL_CACHE`` or
 ``~/.cache/minidump-realkernel``.  Only the Python standard library is used;
@@ -728,6 +729,67 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
+# extract: minidump extract + the same consumers on the full and the mini vmcore
+
+EXTRACT_ARGS = ("--regions", "v3-default", "--profile", "crash")
+
+
+def crash_log(vmlinux: str, vmcore: str) -> list[str]:
+    """The lines `crash --minimal` prints for `log` (no prompt: stdin is not a tty)."""
+    proc = subprocess.run(["crash", "--minimal", vmlinux, vmcore], input="log\nq\n",
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600)
+    return [line for line in proc.stdout.splitlines() if line.startswith("[")]
+
+
+def drgn_values(vmlinux: str, vmcore: str) -> tuple[str, int]:
+    """init_uts_ns.name.release and jiffies_64, read by drgn's Python API."""
+    import drgn
+    prog = drgn.Program()
+    prog.set_core_dump(vmcore)
+    try:
+        prog.load_debug_info([vmlinux])
+    except drgn.MissingDebugInfoError:
+        pass  # modules: the minidump has no module list; vmlinux itself loaded
+    return (prog["init_uts_ns"].name.release.string_().decode(),
+            int(prog["jiffies_64"].value_()))
+
+
+def run_extract(rec: dict, out: Path) -> tuple[float, int]:
+    """`minidump extract` with the v3 default set; (seconds, exit status)."""
+    cmd = [sys.executable, "-m", "minidump", "extract", "-q", "--force", "--vmlinux",
+           rec["vmlinux"], rec["vmcore"], *EXTRACT_ARGS, "-o", str(out)]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    if proc.returncode not in (0, 3):
+        raise HarnessError(f"minidump extract failed: {proc.stdout.strip()[-300:]}")
+    return time.monotonic() - start, proc.returncode
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extract a minidump of each capture; crash `log` and drgn must match the full dump."""
+    captures = available_captures()["captures"]
+    if not captures:
+        raise HarnessError("no captures: run `harness.py all` first")
+    failed = 0
+    for name, rec in sorted(captures.items()):
+        out = cache_dir() / f"{name}.mini.vmcore"
+        seconds, rc = run_extract(rec, out)
+        print(f"{name}: extract {seconds:.2f}s rc={rc} {out.stat().st_size} bytes "
+              f"(full {rec['vmcore_bytes']})")
+        full_log, mini_log = crash_log(rec["vmlinux"], rec["vmcore"]), crash_log(rec["vmlinux"],
+                                                                                 str(out))
+        same = full_log == mini_log and KMSG_LINES[0] in "\n".join(mini_log)
+        print(f"  crash --minimal log: {'same' if same else 'DIFFERENT'} ({len(mini_log)} lines)")
+        full, mini = drgn_values(rec["vmlinux"], rec["vmcore"]), drgn_values(rec["vmlinux"],
+                                                                             str(out))
+        print(f"  drgn release/jiffies_64: {mini} {'==' if full == mini else '!='} full {full}")
+        failed += (not same) + (full != mini)
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------
 # main
 
 
@@ -763,6 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paths", help="print JSON of available captures")
     p.set_defaults(func=cmd_paths)
+
+    p = sub.add_parser("extract", help="minidump extract each capture; compare crash/drgn")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("verify", help="check a capture with drgn/crash/makedumpfile")
     p.add_argument("name", help="capture name (cloud-amd64-nokaslr) or variant (nokaslr)")
