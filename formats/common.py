@@ -152,10 +152,11 @@ def struct_format(schema: cs.Construct) -> tuple[struct.Struct, tuple[str, ...]]
         if isinstance(con, cs.FormatField):
             code = con.fmtstr[-1]
             order = con.fmtstr[0]
-            if endian is None:
-                endian = order
-            elif order != endian:
-                raise TypeError("mixed byte orders")
+            if con.sizeof() > 1:  # a byte has no byte order
+                if endian is None:
+                    endian = order
+                elif order != endian:
+                    raise TypeError("mixed byte orders")
             fmt.append(code)
             names.append(sub.name)
         else:

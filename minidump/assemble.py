@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from minidump.errors import MinidumpError
 from minidump.kelf import Kelf, is_elf_core, parse_kelf
 from minidump.model import Capture, Payload, Region, Status
+from minidump.tables import firmware_filename
 from minidump.vmcoreinfo import Translator, VmcoreInfo
 
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
@@ -43,6 +44,7 @@ class Candidate:
     source: str
     status: Status | None = None
     reason: str = ""
+    filename: str | None = None  # the blob's file name, where it came from a file
     used: bool = False
 
 
@@ -215,20 +217,22 @@ def _place_on_kelf(capture: Capture, kelf: Kelf, kelf_cand: Candidate,
                 placed[i] = cand
                 cand.used = True
                 break
-    # 3. downstream: by section name (k-th occurrence of a name has seq k)
+    # 3. downstream: by section name; the k-th region of a name has seq_num k and the
+    #    firmware names its blob md_<name><k>.BIN
     if kelf.variant == "downstream":
+        by_file = {c.filename.lower(): c for c in rest if c.filename and not c.used}
         seen: dict[str, int] = {}
         for i, load in enumerate(loads):
-            if i in placed or not load.name:
+            if not load.name:
                 continue
             seq = seen.get(load.name, -1) + 1
             seen[load.name] = seq
-            for cand in rest:
-                if not cand.used and cand.paddr is None and cand.name == load.name and (
-                        cand.seq in (None, seq)):
-                    placed[i] = cand
-                    cand.used = True
-                    break
+            cand = by_file.get(firmware_filename(load.name, seq).lower())
+            if i in placed or cand is None or cand.used or cand.paddr is not None:
+                continue
+            cand.name, cand.seq = load.name, seq
+            placed[i] = cand
+            cand.used = True
     # 4. no address match: align lengths against meminspect ID order
     loose = [c for c in rest if not c.used and (c.payload is not None or c.paddr is not None)]
     open_loads = [i for i in range(len(loads)) if i not in placed]

@@ -68,17 +68,8 @@ class Symbol:
 
 
 def sym_format(little_endian: bool, bits: int) -> tuple[struct.Struct, tuple[str, ...]]:
-    """The ``struct`` fast path of ``Elf_Sym`` (tests check it against the schema).
-
-    Spelled out because ``struct_format`` refuses the byte-order-free ``Int8ul``
-    fields of the big-endian schemas as "mixed byte orders".
-    """
-    order = "<" if little_endian else ">"
-    if bits == 64:
-        return struct.Struct(order + "IBBHQQ"), ("st_name", "st_info", "st_other", "st_shndx",
-                                                 "st_value", "st_size")
-    return struct.Struct(order + "IIIBBH"), ("st_name", "st_value", "st_size", "st_info",
-                                             "st_other", "st_shndx")
+    """The ``struct`` fast path of ``Elf_Sym``, derived from the schema."""
+    return struct_format(elf_structs(little_endian, bits).Elf_Sym)
 
 
 Row = tuple[int, int, int, int]   # st_value, st_size, st_info, st_shndx

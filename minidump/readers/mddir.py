@@ -83,11 +83,12 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
             name, seq = split_name(row.filename, meminspect)
         out.append(Candidate(name, seq, row.paddr, row.size, files[key] if key else row.payload,
                              source_of(key) if key else row.where,
-                             None if row.valid else Status.INVALID, row.reason))
+                             None if row.valid else Status.INVALID, row.reason, key))
     for filename in sorted(files):
         if filename.lower() not in claimed:
             name, seq = split_name(filename, meminspect)
-            out.append(Candidate(name, seq, None, None, files[filename], source_of(filename)))
+            out.append(Candidate(name, seq, None, None, files[filename], source_of(filename),
+                                 filename=filename))
     return out
 
 
