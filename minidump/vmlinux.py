@@ -90,35 +90,34 @@ class SymbolIndex:
         self._pick = tuple(fields.index(f) for f in ("st_value", "st_size", "st_info",
                                                       "st_shndx"))
         self._name_at = fields.index("st_name")
-        self._full: dict[str, list[Row]] | None = None
+        self._full: dict[bytes, list[tuple[int, ...]]] | None = None
         self._sorted: list[tuple[int, int, str]] | None = None
         self._starts: list[int] = []
 
-    def _row(self, values: tuple[int, ...]) -> Row:
-        return tuple(values[i] for i in self._pick)
-
-    def _by_name(self) -> dict[str, list[Row]]:
-        """The full map, built once: one pass over ``Elf_Sym[]``."""
+    def _by_name(self) -> dict[bytes, list[tuple[int, ...]]]:
+        """The full map, built once: one pass over ``Elf_Sym[]``, raw names and rows."""
         if self._full is None:
-            full: dict[str, list[Row]] = {}
-            find, strtab = self._strtab.find, self._strtab
+            full: dict[bytes, list[tuple[int, ...]]] = {}
+            find, strtab, name_at = self._strtab.find, self._strtab, self._name_at
             for values in self._fast.iter_unpack(self._symtab):
-                start = values[self._name_at]
-                end = find(b"\0", start) if start else -1
-                if end > start:
-                    full.setdefault(strtab[start:end].decode("ascii", "replace"), []).append(
-                        self._row(values))
+                start = values[name_at]
+                if start:
+                    end = find(b"\0", start)
+                    if end > start:
+                        full.setdefault(strtab[start:end], []).append(values)
             self._full = full
         return self._full
 
     def _rows(self, name: str) -> list[Row]:
-        return self._by_name().get(name, [])
+        pick = self._pick
+        return [tuple(values[i] for i in pick)
+                for values in self._by_name().get(name.encode("ascii", "replace"), ())]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_name().values())
 
     def __contains__(self, name: str) -> bool:
-        return bool(self._rows(name))
+        return name.encode("ascii", "replace") in self._by_name()
 
     def all(self, name: str) -> list[Symbol]:
         """Every symbol of that name (static symbols repeat across files)."""
@@ -127,9 +126,10 @@ class SymbolIndex:
 
     def with_prefix(self, prefix: str) -> Iterator[Symbol]:
         """Every symbol whose name starts with ``prefix``."""
+        raw = prefix.encode("ascii", "replace")
         for name in self._by_name():
-            if name.startswith(prefix):
-                yield from self.all(name)
+            if name.startswith(raw):
+                yield from self.all(name.decode("ascii", "replace"))
 
     def get(self, name: str) -> Symbol | None:
         """The symbol of that name: a global one if there is one, else the first."""
@@ -141,10 +141,12 @@ class SymbolIndex:
     def symbolize(self, vaddr: int) -> tuple[str, int] | None:
         """``(name, offset)`` of the data or code symbol covering a link-time address."""
         if self._sorted is None:
-            rows = sorted((value, size, name) for name, entries in self._by_name().items()
-                          for value, size, info, _ in entries
-                          if value and (info & 0xF) in (STT_OBJECT, STT_FUNC, STT_NOTYPE)
-                          and not name.startswith("$"))
+            at_value, at_size, at_info, _ = self._pick
+            rows = sorted((v[at_value], v[at_size], raw.decode("ascii", "replace"))
+                          for raw, entries in self._by_name().items() if not raw.startswith(b"$")
+                          for v in entries
+                          if v[at_value] and (v[at_info] & 0xF) in (STT_OBJECT, STT_FUNC,
+                                                                     STT_NOTYPE))
             self._sorted, self._starts = rows, [r[0] for r in rows]
         index = bisect.bisect_right(self._starts, vaddr) - 1
         if index < 0:
