@@ -58,6 +58,10 @@ class Plan:
 SameBytes = Callable[[Region, Region, int, int], bool]
 
 
+def _label(region: Region) -> str:
+    return region.name if region.id is None else f"{region.name} (ID {region.id})"
+
+
 def _different(reason: str, region: Region, status: Status = Status.INVALID) -> Region:
     return region.with_(status=status, reason=reason)
 
@@ -112,12 +116,11 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
         if first is not None:
             other = out[first]
             out.append(_different(f"same {'ID' if key in seen_ids else 'range'} as "
-                                  f"{other.name} (ID {other.id}), already written", region,
-                                  Status.DUPLICATE))
+                                  f"{_label(other)}, already written", region, Status.DUPLICATE))
             continue
         clash = written.clash(region, same_bytes)
         if clash is not None:
-            out.append(_different(f"overlaps {clash.name} (ID {clash.id}) at PA "
+            out.append(_different(f"overlaps {_label(clash)} at PA "
                                   f"{max(clash.paddr, region.paddr):#x} with different bytes",
                                   region))
             continue
