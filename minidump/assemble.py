@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 
 from minidump.errors import MinidumpError
-from minidump.kelf import Kelf, is_elf_core, parse_kelf
+from minidump.kelf import Kelf, parse_kelf
+from minidump.readers.elfcore import is_elf_core
 from minidump.model import Capture, Payload, Region, Status
 from minidump.tables import firmware_filename
 from minidump.vmcoreinfo import Translator, VmcoreInfo

@@ -20,57 +20,26 @@ from dataclasses import dataclass, field
 
 from minidump.errors import FormatError, UnsupportedError
 from minidump.formats.common import parse_at
-from minidump.formats.elf import (ELFCLASS, ELFDATA, ET, PT, SHT, VMCOREINFO_NOTE_NAME, Elf_Ident,
-                                  elf_structs, note_align)
+from minidump.formats.elf import ET, PT, SHT, VMCOREINFO_NOTE_NAME, note_align
 from minidump.model import Arch, Note
-
-MAX_PHNUM = 0xFFFF
-
-
-@dataclass(frozen=True, slots=True)
-class KelfLoad:
-    """One PT_LOAD of the kernel's ELF header region."""
-
-    index: int
-    paddr: int
-    vaddr: int
-    offset: int
-    filesz: int
-    memsz: int
-    name: str | None = None  # downstream: the section name from STR_TBL
+from minidump.readers.elfcore import Load, elf_layout
 
 
 @dataclass(slots=True)
 class Kelf:
     variant: str  # "meminspect" or "downstream"
     arch: Arch
-    loads: list[KelfLoad] = field(default_factory=list)
+    loads: list[Load] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     vmcoreinfo_descsz: int | None = None
     header_size: int = 0       # where the concatenated payloads start (first region offset)
     vmcoreinfo_offset: int | None = None
 
 
-def is_elf_core(data: bytes) -> bool:
-    """Magic and ET_CORE only."""
-    if len(data) < 18 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
-        return False
-    etype = int.from_bytes(data[16:18], "little" if data[5] == 1 else "big")
-    return etype == ET.CORE
-
-
 def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
     """Parse the header region; raise a located FormatError when it is not one."""
-    ident = parse_at(Elf_Ident, data, 0, path=path, what="e_ident")
-    if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
-        raise FormatError(f"EI_CLASS {ident.EI_CLASS} is not 1 or 2", path=path, offset=4,
-                          field="e_ident.EI_CLASS")
-    if ident.EI_DATA not in (ELFDATA.LSB, ELFDATA.MSB):
-        raise FormatError(f"EI_DATA {ident.EI_DATA} is not 1 or 2", path=path, offset=5,
-                          field="e_ident.EI_DATA")
-    little = ident.EI_DATA == ELFDATA.LSB
-    bits = 64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32
-    elf = elf_structs(little, bits)
+    elf = elf_layout(bytes(data[:16]), path)
+    little, bits = elf.little_endian, elf.bits
     ehdr = parse_at(elf.Elf_Ehdr, data, 0, path=path)
     if ehdr.e_type != ET.CORE:
         raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
@@ -98,7 +67,7 @@ def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
         if ph.p_type == PT.NOTE:
             _parse_notes(kelf, data, ph, elf, path, i)
         elif ph.p_type == PT.LOAD:
-            kelf.loads.append(KelfLoad(i, ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz,
+            kelf.loads.append(Load(i, ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz,
                                        ph.p_memsz, names.get((ph.p_offset, ph.p_vaddr))))
         elif ph.p_type != PT.NULL:
             raise FormatError(f"unexpected p_type {ph.p_type}", path=path,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from minidump.cli import main
 from minidump.formats import qcom_minidump as qm
 

@@ -15,7 +15,6 @@ from test_vmlinux import LINK_TEXT, STB_LOCAL, Sec, Sym, VmlinuxSpec, make_vmlin
 from minidump.cli import main
 from minidump.formats.meminspect import inspect_entry
 from minidump.formats.memblock import memblock_structs
-from minidump.io import Extent
 from minidump.model import Arch, Capture, Payload, Region
 from minidump.readers.elfcore import read_core
 from minidump.vmcore import plan_capture, write_vmcore

@@ -23,12 +23,15 @@ MAX_NOTES_BYTES = 64 << 20  # a PT_NOTE bigger than this is not a kernel's
 
 @dataclass(frozen=True, slots=True)
 class Load:
+    """One PT_LOAD."""
+
     index: int
     paddr: int
     vaddr: int
     offset: int
     filesz: int
     memsz: int
+    name: str | None = None  # downstream minidump headers name regions in sections
 
 
 @dataclass(slots=True)
@@ -47,30 +50,39 @@ class ElfCore:
         return None
 
 
+def is_elf_core(head: bytes) -> bool:
+    """ELF magic, a known class and byte order, and ET_CORE: nothing else."""
+    if len(head) < 18 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return False
+    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == ET.CORE
+
+
 def sniff(path: str) -> bool:
     if not os.path.isfile(path):
         return False
     with open(path, "rb") as fh:
-        head = fh.read(18)
-    if len(head) < 18 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
-        return False
-    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == ET.CORE
+        return is_elf_core(fh.read(18))
+
+
+def elf_layout(ident_bytes: bytes, path: str | None = None):
+    """The schemas for the class and byte order ``e_ident`` names, or a located error."""
+    ident = parse_at(Elf_Ident, ident_bytes, path=path, what="e_ident")
+    if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
+        raise FormatError(f"EI_CLASS {ident.EI_CLASS} is not 1 or 2", path=path, offset=4,
+                          field="e_ident.EI_CLASS")
+    if ident.EI_DATA not in (ELFDATA.LSB, ELFDATA.MSB):
+        raise FormatError(f"EI_DATA {ident.EI_DATA} is not 1 or 2", path=path, offset=5,
+                          field="e_ident.EI_DATA")
+    return elf_structs(ident.EI_DATA == ELFDATA.LSB,
+                       64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32)
 
 
 def read_core(path: str) -> ElfCore:
     """Parse the ELF header, program headers and notes of a core file."""
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
-        ident = parse_at(Elf_Ident, read_at(fh, 0, 16, path=path, what="e_ident"), path=path,
-                         what="e_ident")
-        if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
-            raise FormatError(f"EI_CLASS {ident.EI_CLASS} is not 1 or 2", path=path, offset=4,
-                              field="e_ident.EI_CLASS")
-        if ident.EI_DATA not in (ELFDATA.LSB, ELFDATA.MSB):
-            raise FormatError(f"EI_DATA {ident.EI_DATA} is not 1 or 2", path=path, offset=5,
-                              field="e_ident.EI_DATA")
-        bits = 64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32
-        elf = elf_structs(ident.EI_DATA == ELFDATA.LSB, bits)
+        elf = elf_layout(read_at(fh, 0, 16, path=path, what="e_ident"), path)
+        bits = elf.bits
         ehdr = parse_at(elf.Elf_Ehdr, read_at(fh, 0, elf.ehdr_size, path=path, what="Elf_Ehdr"),
                         path=path)
         if ehdr.e_type != ET.CORE:
@@ -91,7 +103,7 @@ def read_core(path: str) -> ElfCore:
             raise FormatError(f"{phnum} program headers at {ehdr.e_phoff:#x} run past the end of "
                               f"the file ({size:#x} bytes)", path=path, field="e_phnum")
         table = read_at(fh, ehdr.e_phoff, phnum * elf.phdr_size, path=path, what="Elf_Phdr")
-        core = ElfCore(path, Arch(ehdr.e_machine, bits, ident.EI_DATA == ELFDATA.LSB), size=size)
+        core = ElfCore(path, Arch(ehdr.e_machine, bits, elf.little_endian), size=size)
         for i in range(phnum):
             ph = parse_at(elf.Elf_Phdr, table, i * elf.phdr_size, path=path, base=ehdr.e_phoff,
                           what=f"{elf.Elf_Phdr.name}[{i}]")

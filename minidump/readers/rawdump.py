@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from minidump.assemble import Candidate, assemble
+from minidump.assemble import assemble
 from minidump.errors import FormatError
 from minidump.formats.common import parse_at
 from minidump.formats.qcom_minidump import (RAW_DUMP_INSUFFICIENT_STORAGE, RAW_DUMP_SIGNATURE,
