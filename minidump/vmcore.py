@@ -133,25 +133,34 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
 
 
 class _Written:
-    """Physical ranges already written, sorted by start, for overlap checks."""
+    """Physical ranges already written, for overlap checks in O(log n).
+
+    ``covered`` is the union of the written ranges as disjoint sorted
+    intervals; only a range that meets it is compared region by region.
+    """
 
     def __init__(self) -> None:
-        self.starts: list[int] = []
         self.regions: list[Region] = []
-        self.longest = 0
+        self.starts: list[int] = []   # union intervals, sorted, disjoint
+        self.ends: list[int] = []
 
     def add(self, region: Region) -> None:
-        at = bisect.bisect_right(self.starts, region.paddr)
-        self.starts.insert(at, region.paddr)
-        self.regions.insert(at, region)
-        self.longest = max(self.longest, region.size)
+        self.regions.append(region)
+        start, end = region.paddr, region.paddr + region.size
+        lo = bisect.bisect_left(self.ends, start)      # first interval ending at/after start
+        hi = bisect.bisect_right(self.starts, end)     # first interval starting after end
+        if lo < hi:
+            start, end = min(start, self.starts[lo]), max(end, self.ends[hi - 1])
+        self.starts[lo:hi] = [start]
+        self.ends[lo:hi] = [end]
 
     def clash(self, region: Region, same_bytes: SameBytes | None) -> Region | None:
         """The first written region whose overlapping bytes differ from ``region``'s."""
         start, end = region.paddr, region.paddr + region.size
-        lo = bisect.bisect_left(self.starts, start - self.longest)
-        hi = bisect.bisect_left(self.starts, end)
-        for other in self.regions[lo:hi]:
+        index = bisect.bisect_right(self.ends, start)
+        if index == len(self.starts) or self.starts[index] >= end:
+            return None  # touches nothing written
+        for other in self.regions:
             o_lo, o_hi = max(start, other.paddr), min(end, other.paddr + other.size)
             if o_lo < o_hi and (same_bytes is None or not same_bytes(other, region, o_lo,
                                                                       o_hi - o_lo)):

@@ -8,11 +8,12 @@ import subprocess
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from hypothesis import given, settings, strategies as st
 
 from minidump.errors import LayoutError
 from minidump.formats.elf import PT
 from minidump.model import Arch, Note, Payload, Region, Status
-from minidump.vmcore import plan_vmcore, payload_same_bytes, resolve, write_vmcore
+from minidump.vmcore import _Written, plan_vmcore, payload_same_bytes, resolve, write_vmcore
 
 ARM64 = Arch(183)
 PAGE_OFFSET = 0xFFFF000000000000
@@ -178,3 +179,17 @@ def test_crash_recognises_layout(tmp_path):
     result = subprocess.run(["crash", "--osrelease", str(out)], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "6.1.0-test", result.stdout + result.stderr
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(1, 60), st.booleans()), max_size=40))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_overlap_index_agrees_with_brute_force(ranges):
+    """The interval-union index finds an overlap exactly when one exists."""
+    written, regions = _Written(), []
+    for i, (paddr, size, keep) in enumerate(ranges):
+        region = Region(f"r{i}", size, paddr)
+        brute = any(max(paddr, o.paddr) < min(paddr + size, o.paddr + o.size) for o in regions)
+        assert (written.clash(region, None) is not None) == brute
+        if keep or not brute:
+            written.add(region)
+            regions.append(region)
