@@ -185,19 +185,16 @@ def cmd_regions(args) -> int:
 
 def cmd_build(args) -> int:
     from minidump.inputs import open_capture
-    from minidump.io import atomic_output
+    from minidump.io import atomic_output, check_output
     from minidump.vmcore import plan_capture, write_vmcore
 
     opts = _options(args)
     real_out = os.path.realpath(args.output)
     for path in opts.paths():
-        if path and os.path.realpath(path) == real_out:
-            raise UsageError(f"output {args.output} is also an input; choose another -o")
         if path and os.path.isdir(path) and real_out.startswith(os.path.realpath(path) + os.sep):
             raise UsageError(f"output {args.output} is inside the input directory {path}; "
                              "choose another -o")
-    if os.path.exists(args.output) and not args.force:
-        raise UsageError(f"output {args.output} exists; use --force to replace it")
+    check_output(args.output, force=args.force, inputs=opts.paths())  # before reading anything
     capture = open_capture(opts)
     plan = plan_capture(capture)
     with atomic_output(args.output, force=args.force, inputs=opts.paths()) as out:

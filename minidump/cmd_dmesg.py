@@ -38,6 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="only records after the last 'dmesg -c' (clear_seq), like "
                         "makedumpfile --partial-dmesg")
     p.add_argument("-o", "--output", metavar="FILE", help="write the log to FILE, not stdout")
+    p.add_argument("--force", action="store_true", help="replace an existing FILE")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -57,8 +58,12 @@ def load_vmcoreinfo(core, override: str | None):
 def run(args) -> int:
     from minidump.memory import CoreMemory
     from minidump.printk import read_log
+    from minidump.io import atomic_output, check_output
     from minidump.readers.elfcore import read_core
 
+    inputs = [p for p in (args.vmcore, args.vmcoreinfo) if p]
+    if args.output:   # refuse before the (possibly long) walk, not after it
+        check_output(args.output, force=args.force, inputs=inputs)
     core = read_core(args.vmcore)
     info = load_vmcoreinfo(core, args.vmcoreinfo)
     with CoreMemory(core, info) as mem:
@@ -66,7 +71,7 @@ def run(args) -> int:
                        partial=args.partial)
     text = log.text(caller=args.caller)
     if args.output:
-        with open(args.output, "wb") as out:
+        with atomic_output(args.output, force=args.force, inputs=inputs) as out:
             out.write(text)
     else:
         sys.stdout.buffer.write(text)

@@ -41,6 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--table", action="store_true", help="decode every key into a table")
     p.add_argument("--json", action="store_true", help="print the decoded keys as JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="write the text to FILE, not stdout")
+    p.add_argument("--force", action="store_true", help="replace an existing FILE")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -118,7 +119,9 @@ def run(args) -> int:
         else:
             render_table(doc, sys.stdout)
     if args.output:
-        with open(args.output, "wb") as out:
+        from minidump.io import atomic_output
+        inputs = [p for p in (args.capture, args.vmlinux) if p]
+        with atomic_output(args.output, force=args.force, inputs=inputs) as out:
             out.write(text)
     elif not (args.json or args.table):
         sys.stdout.buffer.write(text)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import io
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +21,32 @@ def read_at(fh: BinaryIO, offset: int, size: int, *, path: str | None = None,
     """Read exactly ``size`` bytes at ``offset`` or raise a located TruncatedError."""
     if offset < 0 or size < 0:
         raise TruncatedError("negative offset or size", path=path, offset=max(offset, 0), field=what)
+    length = _length(fh)
+    if offset + size > length:
+        # checked before reading: a size field from the file must not size the allocation
+        raise TruncatedError(f"truncated: need {size:#x} bytes, file has "
+                             f"{max(0, min(size, length - offset)):#x} here",
+                             path=path, offset=offset, field=what)
     fh.seek(offset)
     data = fh.read(size)
     if len(data) != size:
         raise TruncatedError(f"truncated: need {size:#x} bytes, file has {len(data):#x} here",
                              path=path, offset=offset, field=what)
     return data
+
+
+def _length(fh: BinaryIO) -> int:
+    """Size of the file behind ``fh`` (a real file or an in-memory stream)."""
+    try:
+        status = os.fstat(fh.fileno())
+        if stat.S_ISREG(status.st_mode):
+            return status.st_size
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    here = fh.tell()   # block devices (a Raw_Dmp! partition) and in-memory streams
+    end = fh.seek(0, os.SEEK_END)
+    fh.seek(here)
+    return end
 
 
 def read_small(path: str, limit: int, what: str) -> bytes:
@@ -138,6 +160,27 @@ class PhysicalMemory:
         self.close()
 
 
+def _same_file(a: str, b: str) -> bool:
+    """One file under two names: equal real paths, or (hard links, bind mounts) one inode."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> None:
+    """Refuse an output that is an input, a directory, or exists without ``force``."""
+    for item in inputs:
+        if item and _same_file(item, path):
+            raise UsageError(f"output {path} is also an input; choose another -o")
+    if os.path.isdir(path):
+        raise UsageError(f"output {path} is a directory")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"output {path} exists; use --force to replace it")
+
+
 @contextmanager
 def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> Iterator[BinaryIO]:
     """Write to a temp file beside ``path`` and rename it into place on success.
@@ -146,14 +189,7 @@ def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> 
     without ``force``.  On any failure (including KeyboardInterrupt) the temp
     file is removed and nothing appears at ``path``.
     """
-    real = os.path.realpath(path)
-    for item in inputs:
-        if item and os.path.realpath(item) == real:
-            raise UsageError(f"output {path} is also an input; choose another -o")
-    if os.path.isdir(path):
-        raise UsageError(f"output {path} is a directory")
-    if os.path.exists(path) and not force:
-        raise UsageError(f"output {path} exists; use --force to replace it")
+    check_output(path, force=force, inputs=inputs)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".minidump-", suffix=".tmp", dir=directory)
     try:

@@ -34,6 +34,11 @@ DESC_COMMITTED, DESC_FINALIZED = 1, 2
 CALLER_WIDTH = 8
 #: include/linux/printk.h: caller_id bit 31 marks a CPU id, else a task id
 CALLER_CPU = 0x80000000
+#: a printk structure is a few dozen bytes; a SIZE() beyond this is a corrupt VMCOREINFO
+STRUCT_MAX = 1 << 16
+#: kernel/printk/printk.c: log_buf_len is at most 2 GiB (LOG_BUF_LEN_MAX), so neither ring's
+#: count_bits / size_bits can exceed 31; larger values are corrupt, not big rings
+RING_BITS_MAX = 31
 _PLAIN = re.compile(rb"^[\x20-\x7e\t\v\f\r]*$")
 _ESCAPE = re.compile(rb"[^\x20-\x7e\t\n\v\f\r]")
 
@@ -112,7 +117,11 @@ class _Layout:
         return self._need(self.info.symbol(name), f"SYMBOL({name})")
 
     def size(self, name: str) -> int:
-        return self._need(self.info.size(name), f"SIZE({name})")
+        value = self._need(self.info.size(name), f"SIZE({name})")
+        if not 0 < value <= STRUCT_MAX:
+            raise FormatError(f"SIZE({name})={value} is not a structure size (1..{STRUCT_MAX})",
+                              path=self.info.path, field="VMCOREINFO")
+        return value
 
     def offset(self, name: str) -> int:
         return self._need(self.info.offset(name), f"OFFSET({name})")
@@ -189,8 +198,17 @@ class _Reader:
                                k.size("printk_ringbuffer"))
         rb = self._read(rb_region.vaddr, rb_region.size, rb_region.name)
         desc_ring = k.offset("printk_ringbuffer.desc_ring")
-        count = 1 << self._int(rb, desc_ring + k.offset("prb_desc_ring.count_bits"), 4)
         data_ring = k.offset("printk_ringbuffer.text_data_ring")
+        count_at = desc_ring + k.offset("prb_desc_ring.count_bits")
+        size_at = data_ring + k.offset("prb_data_ring.size_bits")
+        for field, at in (("prb_desc_ring.count_bits", count_at),
+                          ("prb_data_ring.size_bits", size_at)):
+            bits = self._int(rb, at, 4)
+            if at + 4 > len(rb) or bits > RING_BITS_MAX:
+                raise FormatError(f"{field} is {bits} at {rb_region.vaddr + at:#x}, expected "
+                                  f"0..{RING_BITS_MAX} inside struct printk_ringbuffer",
+                                  path=self.keys.info.path, field=field)
+        count = 1 << self._int(rb, count_at, 4)
         return rb, [prb, rb_region, RingRegion(
             f"prb descriptor ring (prb_desc[{count}])",
             self._word(rb, desc_ring + k.offset("prb_desc_ring.descs")),
@@ -199,7 +217,7 @@ class _Reader:
             self._word(rb, desc_ring + k.offset("prb_desc_ring.infos")),
             count * k.size("printk_info")), RingRegion(
             "prb text data ring", self._word(rb, data_ring + k.offset("prb_data_ring.data")),
-            1 << self._int(rb, data_ring + k.offset("prb_data_ring.size_bits"), 4))]
+            1 << self._int(rb, size_at, 4))]
 
     def lockless(self, partial: bool) -> list[LogRecord]:
         k = self.keys
@@ -208,11 +226,19 @@ class _Reader:
         count = len(descs) // k.size("prb_desc")
         desc_ring = k.offset("printk_ringbuffer.desc_ring")
         counter = k.offset("atomic_long_t.counter")
-        tail_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.tail_id") + counter)
-        head_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.head_id") + counter)
+        # ids live in the low bits (DESC_ID_MASK); masking also keeps a corrupt head reachable
+        tail_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.tail_id") + counter) \
+            & self.id_mask
+        head_id = self._word(rb, desc_ring + k.offset("prb_desc_ring.head_id") + counter) \
+            & self.id_mask
         if partial and k.info.symbol("clear_seq") is not None:
             # seq and id share their index (seq % count == id % count): step back from head
             tail_id = (head_id - (head_id - self._clear_seq()) % count) & self.id_mask
+        if (head_id - tail_id) & self.id_mask >= count:
+            # a ring of count descriptors holds at most count ids; older ones are overwritten
+            # (their state_var names a newer id), so starting later loses nothing and bounds
+            # the walk when tail_id/head_id are corrupt
+            tail_id = (head_id - count + 1) & self.id_mask
         walk = _LocklessWalk(self, descs, infos, data, count)
         records, id_ = [], tail_id
         while True:

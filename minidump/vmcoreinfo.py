@@ -21,6 +21,8 @@ MASK64 = (1 << 64) - 1
 X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
 #: arch/x86/include/asm/page_64_types.h: __PAGE_OFFSET_BASE_L4 (without CONFIG_RANDOMIZE_MEMORY)
 X86_64_PAGE_OFFSET_L4 = 0xFFFF888000000000
+#: arch/arm64/Kconfig: ARM64_VA_BITS choices are 36..52; anything else in VMCOREINFO is corrupt
+ARM64_VA_BITS = (32, 56)
 #: include/linux/vmcore_info.h: each append is formatted into an 80-byte buffer
 VMCOREINFO_LINE_MAX = 79
 _NUMBER = re.compile(r"^-?(0x[0-9a-fA-F]+|[0-9]+)$")
@@ -71,7 +73,9 @@ def decode(kind: str, text: str) -> tuple[int | str | bool | None, str]:
             return None, "expected a power of two"
         return value, ""
     if kind == "NUMBER":
-        return (int(text, 0), "") if _NUMBER.match(text) else (None, "expected a decimal or 0x-hex number")
+        if not _NUMBER.match(text):
+            return None, "expected a decimal or 0x-hex number"
+        return _number(text), ""
     if kind == "CONFIG":
         return (True, "") if text == "y" else (None, "expected y")
     if kind == "BUILD-ID":
@@ -80,6 +84,13 @@ def decode(kind: str, text: str) -> tuple[int | str | bool | None, str]:
     if kind == "OSRELEASE":
         return (text, "") if text else (None, "empty")
     return text, ""
+
+
+def _number(text: str) -> int:
+    """A NUMBER value the ``_NUMBER`` pattern accepted: 0x-hex, or decimal (leading zeros too)."""
+    digits = text.lstrip("-")
+    value = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
+    return -value if text.startswith("-") else value
 
 
 def compose(pairs: list[tuple[str, str]]) -> bytes:
@@ -131,7 +142,7 @@ class VmcoreInfo:
                 return int(value, 16)
             if not _NUMBER.match(value):
                 raise ValueError
-            return int(value, 0)
+            return _number(value)
         except ValueError:
             raise FormatError(f"{key}={value!r} is not a number", path=self.path,
                               field="VMCOREINFO") from None
@@ -255,6 +266,8 @@ class Translator:
         phys_offset = info.number("PHYS_OFFSET")
         t1sz = info.number("TCR_EL1_T1SZ")
         va_bits = 64 - t1sz if t1sz else info.number("VA_BITS")
+        if va_bits is not None and not ARM64_VA_BITS[0] <= va_bits <= ARM64_VA_BITS[1]:
+            va_bits = None   # corrupt: no linear-map rule rather than a nonsense one
         return voffset, phys_offset, va_bits
 
     def _arm64_linear_range(self, va_bits: int) -> tuple[int, int]:

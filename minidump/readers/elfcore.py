@@ -138,9 +138,10 @@ def parse_notes(data: bytes, elf, *, path: str | None = None, base: int = 0,
         desc_at = name_at + up(nh.n_namesz)
         end = desc_at + up(nh.n_descsz)
         if desc_at + nh.n_descsz > len(data):
+            which = "n_namesz" if desc_at > len(data) else "n_descsz"
             raise FormatError(f"note of {nh.n_namesz}+{nh.n_descsz} bytes runs past the "
                               f"PT_NOTE segment ({len(data):#x} bytes)", path=path,
-                              offset=base + pos, field=f"note[{index}].n_descsz")
+                              offset=base + pos, field=f"note[{index}].{which}")
         name = bytes(data[name_at:name_at + nh.n_namesz]).rstrip(b"\0")
         notes.append(Note(name, nh.n_type, bytes(data[desc_at:desc_at + nh.n_descsz])))
         pos, index = end, index + 1

@@ -55,12 +55,20 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
         files: dict[str, Payload] = {}
         addresses: list[TableEntry] = []
         side: list[TableEntry] = []
+        seen: dict[str, int] = {}
         for index in range(count):
             at = HEADER + index * SECTION
             sec = parse_at(raw_dump_section_header, table_bytes, index * SECTION, path=path,
                            base=HEADER, what=f"raw_dump_section_header[{index}]")
             name = decode_name(sec.section_name) or f"section{index}"
             where = f"{os.path.basename(path)}: section {index}"
+            if name.lower() in seen:
+                # two sections, one name: keep both, each with its own bytes and address
+                unique = f"{name}#{index}"
+                capture.warn(f"{where}: section name {name} repeats section {seen[name.lower()]}; "
+                             f"listed as {name_from_filename(unique)}")
+                name = unique
+            seen[name.lower()] = index
             end = sec.section_offset + sec.section_size
             if end > size or end < sec.section_offset:
                 capture.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
