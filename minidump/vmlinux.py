@@ -190,6 +190,10 @@ class Vmlinux:
                              for i, s in enumerate(elffile.iter_sections())]
         except ELFError as exc:
             raise FormatError(f"bad section headers: {exc}", path=path, field="Elf_Shdr") from exc
+        except (OverflowError, ValueError) as exc:
+            # pyelftools seeks wherever a header says; a wild offset overflows seek()
+            raise FormatError("a section header points past any file offset", path=path,
+                              field="Elf_Shdr") from exc
         self._by_name = {s.name: s for s in self.sections}
         self._symbols: SymbolIndex | None = None
         self._relocs: dict[int, int] | None = None
@@ -221,8 +225,10 @@ class Vmlinux:
         return self._by_name.get(name)
 
     def section_data(self, section: Section) -> bytes:
+        """A section's bytes from the file; SHT_NOBITS sections have none to give."""
         if section.type == "SHT_NOBITS":
-            return bytes(section.size)
+            raise FormatError(f"section {section.name} is SHT_NOBITS: it has no bytes in the "
+                              "file", path=self.path, field=f"section {section.name}")
         return read_at(self.fh, section.offset, section.size, path=self.path,
                        what=f"section {section.name}")
 

@@ -315,24 +315,21 @@ def _patched_vmlinux(field_at: int, value: int, *, section: str | None = None) -
     return bytes(image)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="issue 3, minidump/vmlinux.py Vmlinux.__init__: pyelftools seeks to a "
-                          "section-name string table offset near 2^63 (OverflowError escapes; "
-                          "only ELFError is caught)")
 def test_vmlinux_shstrtab_offset_near_2_63():
+    """pyelftools seeks wherever .shstrtab's sh_offset says: a located error, not OverflowError."""
     import io
 
     from minidump.errors import MinidumpError
     from minidump.vmlinux import Vmlinux
     data = _patched_vmlinux(24, 1 << 63)   # .shstrtab sh_offset
-    with pytest.raises(MinidumpError):
+    with pytest.raises(MinidumpError) as info:
         Vmlinux(io.BytesIO(data), "vmlinux")
+    assert str(info.value) == ("vmlinux: (Elf_Shdr): a section header points past any file "
+                               "offset")
 
 
-@pytest.mark.xfail(strict=True, raises=(MemoryError, AssertionError),
-                   reason="issue 3, minidump/vmlinux.py Vmlinux.section_data: an SHT_NOBITS "
-                          "section allocates bytes(sh_size) unchecked (sh_size from the file)")
 def test_inspect_table_nobits_size_near_2_45():
+    """An SHT_NOBITS .inspect_table of 40 TiB is refused without allocating it."""
     import io
 
     from minidump.errors import MinidumpError
@@ -343,8 +340,10 @@ def test_inspect_table_nobits_size_near_2_45():
     vm = Vmlinux(io.BytesIO(data), "vmlinux")
     tracemalloc.start()
     try:
-        with pytest.raises(MinidumpError):
+        with pytest.raises(MinidumpError) as info:
             read_static(vm)
+        assert str(info.value) == ("vmlinux: (section .inspect_table): section .inspect_table "
+                                   "is SHT_NOBITS: it has no bytes in the file")
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
