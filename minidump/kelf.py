@@ -22,7 +22,7 @@ from minidump.errors import FormatError, UnsupportedError
 from minidump.formats.common import parse_at
 from minidump.formats.elf import ET, PT, SHT, VMCOREINFO_NOTE_NAME, note_align
 from minidump.model import Arch, Note
-from minidump.readers.elfcore import Load, elf_layout
+from minidump.readers.elfcore import Load, ehdr_error, elf_layout
 
 
 @dataclass(slots=True)
@@ -45,10 +45,10 @@ def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
         raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
                           field="e_type")
     if ehdr.e_phentsize != elf.phdr_size:
-        raise FormatError(f"expected {elf.phdr_size}, got {ehdr.e_phentsize}", path=path,
-                          offset=16 + 2 + 2 + 4 + 3 * (bits // 8) + 4 + 2, field="e_phentsize")
+        raise ehdr_error(elf, "e_phentsize", f"expected {elf.phdr_size}, got {ehdr.e_phentsize}",
+                         path)
     if ehdr.e_phnum == 0:
-        raise FormatError("no program headers", path=path, offset=0, field="e_phnum")
+        raise ehdr_error(elf, "e_phnum", "no program headers", path)
     end = ehdr.e_phoff + ehdr.e_phnum * elf.phdr_size
     if end > len(data):
         raise FormatError(f"{ehdr.e_phnum} program headers at {ehdr.e_phoff:#x} run past the "
@@ -88,13 +88,13 @@ def _section_names(data, ehdr, elf, path) -> dict[tuple[int, int], str]:
     """Downstream: ``{(sh_offset, sh_addr): name}`` from STR_TBL (sections may run past EOF)."""
     size = elf.shdr_size
     if ehdr.e_shentsize != size:
-        raise FormatError(f"expected {size}, got {ehdr.e_shentsize}", path=path, field="e_shentsize")
+        raise ehdr_error(elf, "e_shentsize", f"expected {size}, got {ehdr.e_shentsize}", path)
     count = min(ehdr.e_shnum, max(0, (len(data) - ehdr.e_shoff) // size))
     shdrs = [parse_at(elf.Elf_Shdr, data, ehdr.e_shoff + i * size, path=path,
                       what=f"{elf.Elf_Shdr.name}[{i}]") for i in range(count)]
     if ehdr.e_shstrndx >= len(shdrs):
-        raise FormatError(f"section {ehdr.e_shstrndx} is not in the region", path=path,
-                          field="e_shstrndx")
+        raise ehdr_error(elf, "e_shstrndx", f"section {ehdr.e_shstrndx} is not in the region",
+                         path)
     strtab = shdrs[ehdr.e_shstrndx]
     if strtab.sh_type != SHT.STRTAB or strtab.sh_offset > len(data):
         raise FormatError("string table section is not SHT_STRTAB inside the region", path=path,

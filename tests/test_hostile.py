@@ -60,7 +60,7 @@ def write(tmp_path, name: str, data: bytes) -> str:
 def test_elf_phnum_near_2_16_past_the_file(tmp_path, capsys):
     path = write(tmp_path, "core", ehdr(e_phnum=0xFFFE))
     assert error(capsys, "regions", path) == (
-        f"{path}: (e_phnum): 65534 program headers at 0x40 run past the end of the file "
+        f"{path}: offset 0x38 (e_phnum): 65534 program headers at 0x40 run past the end of the file "
         "(0x40 bytes)")
 
 
@@ -71,7 +71,7 @@ def test_elf_pn_xnum_count_near_2_32(tmp_path, capsys):
                                      sh_entsize=0))
     path = write(tmp_path, "core", ehdr(e_phnum=0xFFFF, e_shoff=0x40, e_shnum=1) + shdr)
     assert error(capsys, "regions", path) == (
-        f"{path}: (e_phnum): 4294967295 program headers at 0x40 run past the end of the file "
+        f"{path}: offset 0x38 (e_phnum): 4294967295 program headers at 0x40 run past the end of the file "
         "(0x80 bytes)")
 
 

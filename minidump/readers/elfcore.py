@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from minidump.errors import FormatError
-from minidump.formats.common import parse_at
+from minidump.formats.common import field_offsets, parse_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ET, PN_XNUM, PT, VMCOREINFO_NOTE_NAME,
                                   Elf_Ident, elf_structs)
 from minidump.io import read_at
@@ -64,6 +64,11 @@ def sniff(path: str) -> bool:
         return is_elf_core(fh.read(18))
 
 
+def ehdr_error(elf, field: str, problem: str, path: str | None) -> FormatError:
+    """A FormatError located at an ELF header field."""
+    return FormatError(problem, path=path, offset=field_offsets(elf.Elf_Ehdr)[field], field=field)
+
+
 def elf_layout(ident_bytes: bytes, path: str | None = None):
     """The schemas for the class and byte order ``e_ident`` names, or a located error."""
     ident = parse_at(Elf_Ident, ident_bytes, path=path, what="e_ident")
@@ -91,17 +96,17 @@ def read_core(path: str) -> ElfCore:
         phnum = ehdr.e_phnum
         if phnum == PN_XNUM:
             if not ehdr.e_shoff:
-                raise FormatError("e_phnum is PN_XNUM but there is no section header 0",
-                                  path=path, field="e_phnum")
+                raise ehdr_error(elf, "e_phnum", "PN_XNUM but there is no section header 0",
+                                 path)
             sh0 = parse_at(elf.Elf_Shdr, read_at(fh, ehdr.e_shoff, elf.shdr_size, path=path,
                                                  what="Elf_Shdr[0]"), path=path, base=ehdr.e_shoff)
             phnum = sh0.sh_info
         if ehdr.e_phentsize != elf.phdr_size:
-            raise FormatError(f"expected {elf.phdr_size}, got {ehdr.e_phentsize}", path=path,
-                              field="e_phentsize")
+            raise ehdr_error(elf, "e_phentsize", f"expected {elf.phdr_size}, got "
+                             f"{ehdr.e_phentsize}", path)
         if ehdr.e_phoff + phnum * elf.phdr_size > size:
-            raise FormatError(f"{phnum} program headers at {ehdr.e_phoff:#x} run past the end of "
-                              f"the file ({size:#x} bytes)", path=path, field="e_phnum")
+            raise ehdr_error(elf, "e_phnum", f"{phnum} program headers at {ehdr.e_phoff:#x} run "
+                             f"past the end of the file ({size:#x} bytes)", path)
         table = read_at(fh, ehdr.e_phoff, phnum * elf.phdr_size, path=path, what="Elf_Phdr")
         core = ElfCore(path, Arch(ehdr.e_machine, bits, elf.little_endian), size=size)
         for i in range(phnum):
