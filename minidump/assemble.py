@@ -16,6 +16,7 @@ kernel's phdr order follows for everything registered before late_initcall
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from minidump.errors import MinidumpError
@@ -28,6 +29,8 @@ from minidump.vmcoreinfo import Translator, VmcoreInfo
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
 STATIC_IDS = range(4, 44)
+#: alignment table cells; real tables have at most 201 x 201 (meminspect: 200 IDs)
+ALIGN_CELLS_MAX = 1 << 20
 MAX_VMCOREINFO = 1 << 16  # VMCOREINFO_BYTES is one page
 #: the kernel's header region: 201 phdrs + notes (meminspect ~16 KiB, downstream ~28 KiB)
 MAX_KELF = 1 << 20
@@ -238,6 +241,9 @@ def _place_on_kelf(capture: Capture, kelf: Kelf, kelf_cand: Candidate,
     loose = [c for c in rest if not c.used and (c.payload is not None or c.paddr is not None)]
     open_loads = [i for i in range(len(loads)) if i not in placed]
     if loose and open_loads:
+        if len(loose) * len(open_loads) > ALIGN_CELLS_MAX:
+            capture.warn(f"{len(loose)} payloads and {len(open_loads)} PT_LOADs without addresses "
+                         "are too many to align by order; matched by unique length only")
         for i, cand in _align_by_length(loads, open_loads, loose):
             if cand.paddr is not None and cand.paddr != loads[i].paddr:
                 # the region table and the kernel's header disagree: trust neither
@@ -270,6 +276,8 @@ def _align_by_length(loads, open_loads: list[int], loose: list[Candidate]):
     a = [loads[i].filesz for i in open_loads]
     b = [_align4(_blob_len(c)) for c in ordered]
     n, m = len(a), len(b)
+    if n * m > ALIGN_CELLS_MAX:  # no real table is this big: keep memory O(input)
+        n = m = 0
     dp = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         row, below = dp[i], dp[i + 1]
@@ -289,12 +297,15 @@ def _align_by_length(loads, open_loads: list[int], loose: list[Candidate]):
     taken_loads = {p[0] for p in pairs}
     taken = {id(p[1]) for p in pairs}
     left_loads = [k for k in open_loads if k not in taken_loads]
-    left = [c for c in ordered if id(c) not in taken]
+    load_sizes = Counter(loads[k].filesz for k in left_loads)
+    by_size: dict[int, list[Candidate]] = {}
+    for cand in ordered:
+        if id(cand) not in taken:
+            by_size.setdefault(_align4(_blob_len(cand)), []).append(cand)
     for k in left_loads:
-        same = [c for c in left if _align4(_blob_len(c)) == loads[k].filesz]
-        if len(same) == 1 and sum(loads[o].filesz == loads[k].filesz for o in left_loads) == 1:
-            pairs.append((k, same[0]))
-            left.remove(same[0])
+        size = loads[k].filesz
+        if load_sizes[size] == 1 and len(by_size.get(size, ())) == 1:
+            pairs.append((k, by_size[size].pop()))
     return pairs
 
 

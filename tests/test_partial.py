@@ -214,3 +214,45 @@ def test_truncated_rawdump_data_is_partial(capsys, tmp_path, samples):
     assert code == 3
     lost = [r for r in doc["regions"] if r["status"] in ("short", "missing")]
     assert lost and any("runs past the image end" in w for w in doc["warnings"])
+
+
+def test_sahara_table_listing_a_blob_twice(capsys, tmp_path, samples):
+    """Two rows for one file at different addresses: the first is used, with a warning."""
+    md = tmp_path / "md"
+    shutil.copytree(samples / "md-nokelf", md)
+    table = md / "sahara_table.bin"
+    row = sahara_row(table, b"md_Kjiffies10")
+    data = table.read_bytes()
+    again = bytearray(data[row:row + 64])
+    struct.pack_into("<Q", again, 8, 0x9000_0000)
+    table.write_bytes(data + bytes(again))
+    code, doc, err = regions(capsys, str(md))
+    jiffies = struct.unpack_from("<Q", data, row + 8)[0]
+    assert row_of(doc, 10)["paddr"] == jiffies
+    assert any(w.startswith(f"sahara_table.bin[{len(data) // 64}] places md_kjiffies10.bin at PA "
+                            "0x90000000 (0x8 bytes) but sahara_table.bin[")
+               and w.endswith("the first is used") for w in doc["warnings"]), doc["warnings"]
+
+
+def row_of(doc, ident):
+    return next(r for r in doc["regions"] if r["id"] == ident)
+
+
+def test_alignment_is_bounded(tmp_path):
+    """Thousands of address-less blobs against thousands of PT_LOADs: no n*m table."""
+    import tracemalloc
+
+    from minidump.assemble import Candidate, _align_by_length
+    from minidump.model import Payload
+    from minidump.readers.elfcore import Load
+    n = 3000
+    loads = [Load(i, 0x80000000 + 16 * i, 0, 0, 8, 8) for i in range(n)]
+    loose = [Candidate(f"K{i}", i + 3, None, None, Payload("x", 0, 8), f"b{i}") for i in range(n)]
+    loose.append(Candidate("Kodd", 9999, None, None, Payload("x", 0, 12), "odd"))
+    loads.append(Load(n, 0x90000000, 0, 0, 12, 12))
+    tracemalloc.start()
+    pairs = _align_by_length(loads, list(range(n + 1)), loose)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20
+    assert pairs == [(n, loose[-1])]  # only the length nothing else shares

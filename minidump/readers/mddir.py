@@ -62,7 +62,7 @@ def split_name(filename: str, meminspect: bool) -> tuple[str, int | None]:
 
 
 def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
-                          source_of) -> list[Candidate]:
+                          source_of, warn=lambda message: None) -> list[Candidate]:
     """Join blob files (``{filename: payload}``) with table rows by the firmware's naming rule.
 
     A table row's file is its explicit ``filename`` or the name the firmware
@@ -71,12 +71,17 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
     by_lower = {name.lower(): name for name in files}
     meminspect = meminspect_naming(list(files) + [r.filename for r in table if r.filename])
     out: list[Candidate] = []
-    claimed: set[str] = set()
+    claimed: dict[str, TableEntry] = {}
     for row in table:
         fname = (row.filename or firmware_filename(row.name, row.seq)).lower()
-        if fname in claimed:
-            continue  # the same file listed by two tables: first wins
-        claimed.add(fname)
+        first = claimed.get(fname)
+        if first is not None:  # the same file listed twice: the first row wins
+            if (first.paddr, first.size) != (row.paddr, row.size):
+                warn(f"{row.where} places {fname} at PA {_hex(row.paddr)} ({_hex(row.size)} bytes) "
+                     f"but {first.where} at PA {_hex(first.paddr)} ({_hex(first.size)} bytes); "
+                     "the first is used")
+            continue
+        claimed[fname] = row
         key = by_lower.get(fname)
         name, seq = row.name, row.seq
         if seq is None and row.filename:
@@ -92,6 +97,10 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
     return out
 
 
+def _hex(value: int | None) -> str:
+    return "?" if value is None else f"{value:#x}"
+
+
 def read(path: str, *, sahara_table: str | None = None, table: list[TableEntry] | None = None,
          vmcoreinfo=None, arch: str | None = None) -> Capture:
     if not os.path.isdir(path):
@@ -105,5 +114,5 @@ def read(path: str, *, sahara_table: str | None = None, table: list[TableEntry] 
         raise FormatError("no md_*.BIN files", path=path)
     rows = list(table or []) + side_tables(path, sahara_table)
     capture = Capture(path, "md_*.BIN directory")
-    cands = candidates_from_files(files, rows, lambda n: n)
+    cands = candidates_from_files(files, rows, lambda n: n, capture.warn)
     return assemble(capture, cands, vmcoreinfo_override=vmcoreinfo, arch=arch)

@@ -100,7 +100,8 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
                                         f"section validity_flag {sec.validity_flag:#x} not valid",
                                         where=where))
     rows = list(table or []) + [_with_side(row, side) for row in addresses] + side
-    cands = candidates_from_files(files, rows, lambda n: f"{os.path.basename(path)}:{n}")
+    cands = candidates_from_files(files, rows, lambda n: f"{os.path.basename(path)}:{n}",
+                                  capture.warn)
     for cand in cands:
         if cand.payload is None and cand.status is None:
             cand.status, cand.reason = Status.MISSING, "section data outside the image"
