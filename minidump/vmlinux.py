@@ -14,10 +14,8 @@ of the ``R_AARCH64_RELATIVE`` entry in ``.rela.dyn`` at that address
 
 from __future__ import annotations
 
-import array
 import bisect
 import struct
-import sys
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -80,11 +78,8 @@ Row = tuple[int, int, int, int]   # st_value, st_size, st_info, st_shndx
 class SymbolIndex:
     """The named symbols of a ``.symtab``, by name and (lazily) by address.
 
-    A lookup by name finds every ``name\0`` in ``.strtab`` (tail-merged
-    strings included) and the symbols whose ``st_name`` points there, in the
-    ``st_name`` column read once as an array: a few dozen lookups cost ~60 ms
-    on a 120k-symbol Debian vmlinux.  Listing by prefix or address builds the
-    full map in one ``iter_unpack`` pass (~150 ms; STYLE.md section 9: ~50x
+    The map is built on first use in one ``iter_unpack`` pass, names sliced
+    out of ``.strtab`` (STYLE.md section 9: ~150 ms for 120k symbols, ~50x
     pyelftools' ``get_symbol_by_name``).  Static symbols repeat: every match is kept.
     """
 
@@ -95,40 +90,9 @@ class SymbolIndex:
         self._pick = tuple(fields.index(f) for f in ("st_value", "st_size", "st_info",
                                                       "st_shndx"))
         self._name_at = fields.index("st_name")
-        self._little = little_endian
         self._full: dict[bytes, list[tuple[int, ...]]] | None = None
-        self._names: list[int] | None = None  # st_name of every symbol, in file order
-        self._found: dict[str, list[Row]] = {}
         self._sorted: list[tuple[int, int, str]] | None = None
         self._starts: list[int] = []
-
-    def _name_column(self) -> list[int]:
-        if self._names is None:
-            words = array.array("I")
-            words.frombytes(self._symtab)
-            if self._little != (sys.byteorder == "little"):
-                words.byteswap()
-            stride = self._fast.size // 4  # st_name is the first word of Elf32/64_Sym
-            self._names = words[::stride].tolist()
-        return self._names
-
-    def _lookup(self, name: str) -> list[Row]:
-        """Rows of ``name`` without building the full map."""
-        key = name.encode("ascii", "replace") + b"\0"
-        column, strtab, size, pick = self._name_column(), self._strtab, self._fast.size, self._pick
-        indexes: list[int] = []
-        at = strtab.find(key, 1)
-        while at != -1:
-            i = -1
-            while True:
-                try:
-                    i = column.index(at, i + 1)
-                except ValueError:
-                    break
-                indexes.append(i)
-            at = strtab.find(key, at + 1)
-        rows = [self._fast.unpack_from(self._symtab, i * size) for i in sorted(indexes)]
-        return [tuple(values[k] for k in pick) for values in rows]
 
     def _by_name(self) -> dict[bytes, list[tuple[int, ...]]]:
         """The full map, built once: one pass over ``Elf_Sym[]``, raw names and rows."""
@@ -145,20 +109,15 @@ class SymbolIndex:
         return self._full
 
     def _rows(self, name: str) -> list[Row]:
-        if self._full is not None:
-            pick = self._pick
-            return [tuple(values[i] for i in pick)
-                    for values in self._full.get(name.encode("ascii", "replace"), ())]
-        found = self._found.get(name)
-        if found is None:
-            found = self._found[name] = self._lookup(name)
-        return found
+        pick = self._pick
+        return [tuple(values[i] for i in pick)
+                for values in self._by_name().get(name.encode("ascii", "replace"), ())]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_name().values())
 
     def __contains__(self, name: str) -> bool:
-        return bool(self._rows(name))
+        return name.encode("ascii", "replace") in self._by_name()
 
     def all(self, name: str) -> list[Symbol]:
         """Every symbol of that name (static symbols repeat across files)."""
