@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property
 from minidump.errors import FormatError, MinidumpError
+from minidump.io import Closable
 from minidump.vmlinux import Vmlinux
 
 #: include/uapi/linux/btf.h: BTF_MAGIC, read as a u16 in the file's byte order
@@ -248,7 +249,7 @@ class _Dwarf:
         return attrs["DW_AT_data_bit_offset"].value if "DW_AT_data_bit_offset" in attrs else 0
 
 
-class DebugInfo:
+class DebugInfo(Closable):
     """A vmlinux's types (BTF or DWARF), symbols, build-id and banner.
 
     Use :meth:`open`; symbols and file bytes come from :class:`minidump.vmlinux.Vmlinux`.
@@ -281,12 +282,6 @@ class DebugInfo:
 
     def close(self) -> None:
         self.vmlinux.close()
-
-    def __enter__(self) -> "DebugInfo":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @property
     def has_btf(self) -> bool:

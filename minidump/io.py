@@ -71,6 +71,19 @@ def parse_int(text: str, what: str = "number") -> int:
         raise UsageError(f"{what} {text!r} is not a number (decimal or 0x-hex)") from None
 
 
+class Closable:
+    """The context-manager protocol for objects that hold files open and have ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @dataclass(frozen=True, slots=True)
 class Extent:
     """``size`` bytes of physical memory at ``paddr``, held in ``path`` at ``offset``."""
@@ -98,7 +111,7 @@ def parse_memory_spec(spec: str) -> Extent:
     return Extent(paddr, size, path, 0)
 
 
-class PhysicalMemory:
+class PhysicalMemory(Closable):
     """A sparse physical address space over files; reads are bounded and lazy.
 
     Overlapping extents are allowed; the first one added that covers an
@@ -152,12 +165,6 @@ class PhysicalMemory:
         for fh in self._handles.values():
             fh.close()
         self._handles.clear()
-
-    def __enter__(self) -> "PhysicalMemory":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 
 from minidump.errors import MinidumpError
+from minidump.io import Closable
 from minidump.readers.elfcore import ElfCore
 from minidump.vmcoreinfo import Translator, VmcoreInfo
 
@@ -24,7 +25,7 @@ class FaultError(MinidumpError, LookupError):
         self.address = address
 
 
-class CoreMemory:
+class CoreMemory(Closable):
     """Bounded reads from one ELF core; the file stays closed between calls."""
 
     def __init__(self, core: ElfCore, vmcoreinfo: VmcoreInfo | None = None,
@@ -42,12 +43,6 @@ class CoreMemory:
 
     def close(self) -> None:
         self._fh.close()
-
-    def __enter__(self) -> "CoreMemory":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @staticmethod
     def _find(loads, starts, addr: int, attr: str):

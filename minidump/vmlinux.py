@@ -23,7 +23,7 @@ from minidump.errors import FormatError, SymbolError
 from minidump.formats.common import parse_at, struct_format
 from minidump.formats.elf import (ELFCLASS, ELFDATA, R_AARCH64_RELATIVE, R_X86_64_RELATIVE,
                                   STT_FUNC, STT_OBJECT, Elf_Ident, elf_structs)
-from minidump.io import read_at
+from minidump.io import Closable, read_at
 from minidump.model import Arch
 
 STT_NOTYPE = 0
@@ -163,7 +163,7 @@ class SymbolIndex:
         return None
 
 
-class Vmlinux:
+class Vmlinux(Closable):
     """An open vmlinux: ELF identity, sections, symbols, bytes at link addresses."""
 
     def __init__(self, fh: BinaryIO, path: str | None = None) -> None:
@@ -209,12 +209,6 @@ class Vmlinux:
 
     def close(self) -> None:
         self.fh.close()
-
-    def __enter__(self) -> "Vmlinux":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @property
     def byteorder(self) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from minidump.errors import FormatError, SymbolError, UsageError
 from minidump.formats.elf import EM, VMCOREINFO_NOTE_NAME
-from minidump.io import Extent, PhysicalMemory, parse_memory_spec
+from minidump.io import Closable, Extent, PhysicalMemory, parse_memory_spec
 from minidump.memory import FaultError
 from minidump.model import Arch, Note
 from minidump.readers import elfcore
@@ -49,7 +49,7 @@ class Piece:
     offset: int
 
 
-class FullCapture:
+class FullCapture(Closable):
     """Physical memory of a whole machine, with kernel-VA reads once attached to a vmlinux."""
 
     def __init__(self, extents: list[Extent], *, path: str, container: str,
@@ -87,12 +87,6 @@ class FullCapture:
 
     def close(self) -> None:
         self.memory.close()
-
-    def __enter__(self) -> "FullCapture":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- physical ------------------------------------------------------------
     def pieces(self, paddr: int, size: int) -> list[Piece]:
