@@ -256,3 +256,14 @@ def test_alignment_is_bounded(tmp_path):
     tracemalloc.stop()
     assert peak < 8 << 20
     assert pairs == [(n, loose[-1])]  # only the length nothing else shares
+
+
+def test_rawdump_with_several_dumps_says_so(capsys, tmp_path, samples):
+    img = tmp_path / "raw.img"
+    data = bytearray((samples / "rawdump.img").read_bytes())
+    struct.pack_into("<Q", data, 16, (1 << 16) | 3)  # os_data: IMEM cookie bits, 3 dumps
+    img.write_bytes(data)
+    code, doc, err = regions(capsys, str(img))
+    assert code == 0
+    assert f"{img}: the image holds 3 dumps (raw_dump_header.os_data); only the first, at " \
+           "offset 0, is read" in doc["warnings"]

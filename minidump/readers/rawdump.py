@@ -51,6 +51,10 @@ def read(path: str, *, table: list[TableEntry] | None = None, vmcoreinfo=None,
         if header.validity_flag & RAW_DUMP_INSUFFICIENT_STORAGE:
             capture.warn(f"{path}: the partition was too small for the dump "
                          f"(needs {header.total_dump_size_required:#x} bytes); regions are missing")
+        dumps = header.os_data & 0xFFFF  # SDM670 XBL counts back-to-back dumps here
+        if dumps > 1:
+            capture.warn(f"{path}: the image holds {dumps} dumps (raw_dump_header.os_data); "
+                         "only the first, at offset 0, is read")
         table_bytes = read_at(fh, HEADER, count * SECTION, path=path, what="raw_dump_section_header")
         files: dict[str, Payload] = {}
         addresses: list[TableEntry] = []
