@@ -343,12 +343,14 @@ class Translator:
     def linear_va(self, paddr: int) -> int | None:
         """Linear-map alias of a physical address."""
         if self.arch == "arm64":
+            # __phys_to_virt: (pa - PHYS_OFFSET) | PAGE_OFFSET, modulo 2^64; with KASLR
+            # memstart_addr is negative, so VMCOREINFO prints PHYS_OFFSET=0xffff...
             _, phys_offset, va_bits = self._arm64()
-            if phys_offset is None or va_bits is None or paddr < phys_offset:
+            if phys_offset is None or va_bits is None:
                 return None
             start, end = self._arm64_linear_range(va_bits)
-            va = start + (paddr - phys_offset)
-            return va if va < end else None
+            offset = (paddr - phys_offset) & MASK64
+            return start + offset if offset < end - start else None
         if self.arch == "x86_64":
             page_offset = self._x86_64_page_offset()[0]
             return None if page_offset is None else (page_offset + paddr) & MASK64
@@ -363,8 +365,8 @@ class Translator:
             voffset, phys_offset, va_bits = self._arm64()
             if va_bits is not None and phys_offset is not None:
                 start, end = self._arm64_linear_range(va_bits)
-                if start <= vaddr < end:
-                    return vaddr - start + phys_offset
+                if start <= vaddr < end:  # __lm_to_phys, modulo 2^64
+                    return (vaddr - start + phys_offset) & MASK64
             window = self._image_window()
             if voffset is not None and window and window[0] <= vaddr < window[1]:
                 return (vaddr - voffset) & MASK64

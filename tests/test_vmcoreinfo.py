@@ -112,3 +112,17 @@ def test_riscv64_and_arm():
     arm = Translator("arm", VmcoreInfo(b"OSRELEASE=5.15\n"), page_offset=0xC0000000,
                      phys_offset=0x60000000)
     assert arm.pa(0xC0001000) == 0x60001000 and arm.linear_va(0x60001000) == 0xC0001000
+
+
+def test_arm64_linear_map_with_negative_phys_offset():
+    """Real Debian 6.1 arm64 KASLR boot: memstart_addr is negative (PHYS_OFFSET=0xffff...)."""
+    from minidump.vmcoreinfo import Translator, VmcoreInfo
+    info = VmcoreInfo(b"OSRELEASE=6.1.0-56-cloud-arm64\nPAGESIZE=4096\nNUMBER(VA_BITS)=48\n"
+                      b"NUMBER(kimage_voffset)=0xffffd2f6d3800000\n"
+                      b"NUMBER(PHYS_OFFSET)=0xffffab2440000000\nNUMBER(TCR_EL1_T1SZ)=0x10\n"
+                      b"KERNELOFFSET=52f70ba00000\n")
+    rules = Translator("arm64", info)
+    # vmcoreinfo_data of that boot: PA 0x42384000 at VA 0xffff54dc02384000 (drgn's page walk)
+    assert rules.linear_va(0x42384000) == 0xFFFF54DC02384000
+    assert rules.pa(0xFFFF54DC02384000) == 0x42384000
+    assert rules.image_va(0x42384000) == (0x42384000 + 0xFFFFD2F6D3800000) & ((1 << 64) - 1)
