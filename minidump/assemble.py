@@ -122,8 +122,10 @@ def assemble(capture: Capture, candidates: list[Candidate], *,
             continue
         capture.regions.append(_free_region(cand, translator, meminspect))
     if foreign:
+        listed = ", ".join(foreign[:8]) + (f", and {len(foreign) - 8} more" if len(foreign) > 8
+                                          else "")
         capture.warn(f"{len(foreign)} blobs are not Linux regions (other subsystems or firmware "
-                     f"data) and are not written: {', '.join(foreign)}")
+                     f"data) and are not written: {listed}")
     # the header and VMCOREINFO regions are memory too: give them their linear-map alias
     if translator is not None:
         capture.regions = [r.with_(vaddr=translator.linear_va(r.paddr))
