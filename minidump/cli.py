@@ -189,11 +189,6 @@ def cmd_build(args) -> int:
     from minidump.vmcore import plan_capture, write_vmcore
 
     opts = _options(args)
-    real_out = os.path.realpath(args.output)
-    for path in opts.paths():
-        if path and os.path.isdir(path) and real_out.startswith(os.path.realpath(path) + os.sep):
-            raise UsageError(f"output {args.output} is inside the input directory {path}; "
-                             "choose another -o")
     check_output(args.output, force=args.force, inputs=opts.paths())  # before reading anything
     capture = open_capture(opts)
     plan = plan_capture(capture)

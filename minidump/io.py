@@ -178,10 +178,15 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def check_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> None:
-    """Refuse an output that is an input, a directory, or exists without ``force``."""
+    """Refuse an output that is an input or inside an input directory, a directory, or
+    exists without ``force``."""
+    real = os.path.realpath(path)
     for item in inputs:
         if item and _same_file(item, path):
             raise UsageError(f"output {path} is also an input; choose another -o")
+        if item and os.path.isdir(item) and real.startswith(os.path.realpath(item) + os.sep):
+            raise UsageError(f"output {path} is inside the input directory {item}; "
+                             "choose another -o")
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory")
     if os.path.lexists(path) and not force:
