@@ -85,8 +85,9 @@ def open_capture(opts: InputOptions) -> Capture:
                                 blob=kind == "smem-blob")
         else:
             table: list[TableEntry] = []
+            table_warnings: list[str] = []
             if memory.extents:
-                table = _table_rows(memory, table_addr, base, size)
+                table, table_warnings = _table_rows(memory, table_addr, base, size)
             if kind == "mddir":
                 capture = mddir.read(opts.input, sahara_table=opts.sahara_table, table=table,
                                      vmcoreinfo=info, arch=opts.arch)
@@ -99,6 +100,7 @@ def open_capture(opts: InputOptions) -> Capture:
                 capture = rawdump.read(opts.input, table=table, vmcoreinfo=info, arch=opts.arch)
             else:
                 raise UsageError(f"--format {kind!r}: expected one of {', '.join(FORMATS)}")
+            capture.warnings[:0] = table_warnings
     if opts.arch:
         capture.arch = ARCHES[opts.arch]
     elif capture.arch is None and capture.vmcoreinfo:
@@ -107,14 +109,13 @@ def open_capture(opts: InputOptions) -> Capture:
     return capture
 
 
-def _table_rows(memory: PhysicalMemory, table_addr, base, size) -> list[TableEntry]:
-    """The SMEM table in RAM images, as address rows for blob containers."""
+def _table_rows(memory: PhysicalMemory, table_addr, base, size) -> tuple[list[TableEntry],
+                                                                         list[str]]:
+    """The SMEM table in RAM images as address rows for blob containers, and its warnings."""
     capture = Capture("--memory", "SMEM minidump table")
-    found = (smem.table_at(memory, table_addr, capture.warn) if table_addr is not None
-             else smem.find_item_602(memory, smem_base=base, smem_size=size))
-    rows = []
-    for cand in smem.read_table(found, memory, capture, path=found.where):
-        rows.append(TableEntry(cand.name, cand.paddr, cand.size, cand.seq,
-                               valid=cand.status is None or cand.status.value != "invalid",
-                               reason=cand.reason, where=cand.source, payload=cand.payload))
-    return rows
+    rows = [TableEntry(cand.name, cand.paddr, cand.size, cand.seq,
+                       valid=cand.status is None or cand.status.value != "invalid",
+                       reason=cand.reason, where=cand.source, payload=cand.payload)
+            for cand in smem.table_candidates(memory, capture, table_addr=table_addr,
+                                              smem_base=base, smem_size=size)]
+    return rows, capture.warnings

@@ -267,3 +267,13 @@ def test_rawdump_with_several_dumps_says_so(capsys, tmp_path, samples):
     assert code == 0
     assert f"{img}: the image holds 3 dumps (raw_dump_header.os_data); only the first, at " \
            "offset 0, is read" in doc["warnings"]
+
+
+def test_table_errors_name_the_ram_image_for_blob_inputs(capsys, ram, samples):
+    """A blob directory placed by the SMEM table in RAM: its errors name image and offset."""
+    patch(ram / "smem.bin", SLOT0_AT + 16, struct.pack("<I", 100000))
+    code, doc, err = regions(capsys, str(samples / "md-nokelf"), *memory_args(ram))
+    assert code == 1
+    assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1108 "
+                           "(minidump_subsystem[0].region_count): region_count 100000 is past any "
+                           "table size (max 1024)")

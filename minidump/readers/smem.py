@@ -55,7 +55,8 @@ def fourcc_text(value: int) -> str:
 
 # -- locating item 602 --------------------------------------------------------------
 
-def _where(memory: PhysicalMemory, paddr: int, field: str) -> tuple[str | None, int | None]:
+def _where(memory: PhysicalMemory, paddr: int) -> tuple[str | None, int | None]:
+    """(file, offset) holding a physical address, for error messages."""
     extent = memory.find(paddr)
     if extent is None:
         return None, None
@@ -64,12 +65,12 @@ def _where(memory: PhysicalMemory, paddr: int, field: str) -> tuple[str | None, 
 
 def _parse_pa(memory: PhysicalMemory, schema, paddr: int, what: str):
     data = memory.read(paddr, schema.sizeof(), what)
-    path, offset = _where(memory, paddr, what)
+    path, offset = _where(memory, paddr)
     return parse_at(schema, data, 0, path=path, base=offset or 0, what=what)
 
 
 def _fail(memory: PhysicalMemory, paddr: int, field: str, problem: str, cls=FormatError):
-    path, offset = _where(memory, paddr, field)
+    path, offset = _where(memory, paddr)
     if path is None:
         problem = f"PA {paddr:#x}: {problem}"
     return cls(problem, path=path, offset=offset, field=field)
@@ -347,22 +348,32 @@ def _candidate(row: dict, index: int, memory: PhysicalMemory, path: str, at: int
     return cand
 
 
-def read(path: str | None, memory: PhysicalMemory, *, table_addr: int | None = None,
-         smem_base: int | None = None, smem_size: int | None = None, vmcoreinfo=None,
-         arch: str | None = None, blob: bool = False) -> Capture:
-    capture = Capture(path or "--memory", "SMEM minidump table")
-    if blob:
-        with open(path, "rb") as fh:
-            found = FoundTable(fh.read(TOC_HEADER + SLOT * MAX_SLOTS), None, path)
-        capture.container = "bare SMEM item 602"
+def table_candidates(memory: PhysicalMemory, capture: Capture, *, table_addr: int | None = None,
+                     smem_base: int | None = None, smem_size: int | None = None,
+                     blob: str | None = None) -> list[Candidate]:
+    """Locate item 602 (a bare ``blob`` file, ``table_addr``, or the SMEM heap) and read slot 0.
+
+    Errors in the table name the RAM image and offset that hold it.
+    """
+    if blob is not None:
+        with open(blob, "rb") as fh:
+            found = FoundTable(fh.read(TOC_HEADER + SLOT * MAX_SLOTS), None, blob)
     elif table_addr is not None:
         found = table_at(memory, table_addr, capture.warn)
     else:
         found = find_item_602(memory, smem_base=smem_base, smem_size=smem_size, warn=capture.warn)
     capture.table_where = found.where
     if found.paddr is not None:
-        table_path, table_offset = _where(memory, found.paddr, "minidump_global_toc")
+        table_path, table_offset = _where(memory, found.paddr)
     else:
-        table_path, table_offset = path, 0
-    cands = read_table(found, memory, capture, path=table_path, base=table_offset or 0)
+        table_path, table_offset = blob, 0
+    return read_table(found, memory, capture, path=table_path, base=table_offset or 0)
+
+
+def read(path: str | None, memory: PhysicalMemory, *, table_addr: int | None = None,
+         smem_base: int | None = None, smem_size: int | None = None, vmcoreinfo=None,
+         arch: str | None = None, blob: bool = False) -> Capture:
+    capture = Capture(path or "--memory", "bare SMEM item 602" if blob else "SMEM minidump table")
+    cands = table_candidates(memory, capture, table_addr=table_addr, smem_base=smem_base,
+                             smem_size=smem_size, blob=path if blob else None)
     return assemble(capture, cands, vmcoreinfo_override=vmcoreinfo, arch=arch)
