@@ -37,8 +37,7 @@ class TableEntry:
     payload: "Payload | None" = None  # bytes found outside the blob set (e.g. in RAM images)
 
 
-def decode_name(raw: bytes, *, path: str | None = None, offset: int = 0,
-                field: str = "name") -> str:
+def decode_name(raw: bytes) -> str:
     """A NUL-padded C name as printable ASCII; other bytes are escaped, never trusted."""
     raw = raw.split(b"\0", 1)[0]
     out = []
@@ -74,9 +73,8 @@ def read_sahara_table(data: bytes, *, path: str) -> list[TableEntry]:
                           field="sahara_debug_region64")
     entries = []
     for index, row in iter_table(sahara_debug_region64, data, len(data) // size, path=path):
-        at = index * size
-        name = decode_name(row["region"], path=path, offset=at + 24)
-        filename = decode_name(row["filename"], path=path, offset=at + 44)
+        name = decode_name(row["region"])
+        filename = decode_name(row["filename"])
         if name.lower().startswith("md_"):
             name = name[3:]
         entries.append(TableEntry(name, row["addr"], row["length"], filename=filename,
