@@ -126,16 +126,16 @@ def _command_in(argv: list[str]) -> str | None:
 def _plugin(name: str):
     import importlib
     try:
-        return importlib.import_module(f"minidump.cmd_{name}")
+        return importlib.import_module(f"minidump.commands.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name != f"minidump.cmd_{name}":
+        if exc.name != f"minidump.commands.{name}":
             raise
         return None
 
 
 def _document(capture, plan, output: str | None) -> dict[str, Any]:
-    from minidump.render import region_rows, totals
-    from minidump.vmcoreinfo import VmcoreInfo
+    from minidump.report import region_rows, totals
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
 
     doc: dict[str, Any] = {"input": capture.input, "container": capture.container,
                            "output": output, "arch": plan.arch.name if plan else None,
@@ -152,7 +152,7 @@ def _document(capture, plan, output: str | None) -> dict[str, Any]:
 
 
 def _print(doc: dict[str, Any], as_json: bool) -> None:
-    from minidump.render import render_json, render_regions
+    from minidump.report import render_json, render_regions
     if as_json:
         render_json(doc, sys.stdout)
     else:
@@ -160,14 +160,14 @@ def _print(doc: dict[str, Any], as_json: bool) -> None:
 
 
 def _options(args):
-    from minidump.inputs import InputOptions
+    from minidump.sources import InputOptions
     return InputOptions(args.input, args.memory, args.table_addr, args.smem_base, args.vmcoreinfo,
                         args.format, args.sahara_table, args.arch)
 
 
 def cmd_regions(args) -> int:
-    from minidump.inputs import open_capture
-    from minidump.vmcore import plan_capture
+    from minidump.sources import open_capture
+    from minidump.vmcore.plan import plan_capture
 
     if args.vmlinux:
         module = _plugin("extract")  # the vmlinux side lives with extract
@@ -184,9 +184,9 @@ def cmd_regions(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from minidump.inputs import open_capture
-    from minidump.io import atomic_output, check_output
-    from minidump.vmcore import plan_capture, write_vmcore
+    from minidump.sources import open_capture
+    from minidump.files import atomic_output, check_output
+    from minidump.vmcore.plan import plan_capture, write_vmcore
 
     opts = _options(args)
     check_output(args.output, force=args.force, inputs=opts.paths())  # before reading anything

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minidump.model import Arch, Payload, Region
-from minidump.vmcore import plan_vmcore, resolve, write_vmcore
+from minidump.vmcore.plan import plan_vmcore, resolve, write_vmcore
 
 MASK64 = (1 << 64) - 1
 ID_MASK = (1 << 62) - 1
@@ -135,7 +135,7 @@ class DictMemory:
         self.chunks = chunks
 
     def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes:
-        from minidump.memory import FaultError
+        from minidump.kernel.memory import FaultError
         for start, data in self.chunks.items():
             if start <= vaddr and vaddr + size <= start + len(data):
                 return data[vaddr - start:vaddr - start + size]

@@ -86,7 +86,7 @@ def test_dmesg_on_raw_qemu_dump(realkernel, capsysbinary):
 
 @pytest.mark.realkernel
 def test_dmesg_on_extracted_minidump(realkernel, tmp_path, capsysbinary):
-    pytest.importorskip("minidump.cmd_extract", reason="issue 3's extract is not here yet")
+    pytest.importorskip("minidump.commands.extract", reason="issue 3's extract is not here yet")
     rec = realkernel["captures"]["cloud-amd64-kaslr"]
     out = tmp_path / "mini.vmcore"
     code = main(["extract", "--vmlinux", rec["vmlinux"], rec["vmcore"], "--regions",

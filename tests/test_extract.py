@@ -16,8 +16,8 @@ from minidump.cli import main
 from minidump.formats.meminspect import inspect_entry
 from minidump.formats.memblock import memblock_structs
 from minidump.model import Arch, Capture, Payload, Region
-from minidump.readers.elfcore import read_core
-from minidump.vmcore import plan_capture, write_vmcore
+from minidump.elf.core import read_core
+from minidump.vmcore.plan import plan_capture, write_vmcore
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 PAGE_OFFSET = 0xFFFF9B0000000000      # a randomized direct map (RANDOMIZE_MEMORY)
@@ -256,7 +256,7 @@ def test_drgn_reads_extracted_memory(machine, tmp_path, capsys):
 
 def test_regions_file_grammar_and_errors():
     from minidump.errors import FormatError
-    from minidump.regionsfile import load_regions, parse_regions
+    from minidump.meminspect.regionsfile import load_regions, parse_regions
     specs = parse_regions("a\n\n# c\nb 0x10  # x\nphys 0x1000 4096\nc?\n", "f")
     assert [(s.line, s.symbol, s.paddr, s.size, s.optional) for s in specs] == [
         (1, "a", None, None, False), (4, "b", None, 0x10, False), (5, None, 0x1000, 4096, False),

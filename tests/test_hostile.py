@@ -278,7 +278,7 @@ def test_vmcoreinfo_file(tmp_path, capsys, mddir, text, message):
                                           ("-0x10", -16)])
 def test_vmcoreinfo_number_forms_decode(value, number):
     """Was ValueError from int('010000', 0) in decode(): the pattern admits leading zeros."""
-    from minidump.vmcoreinfo import VmcoreInfo, decode
+    from minidump.kernel.vmcoreinfo import VmcoreInfo, decode
     assert decode("NUMBER", value) == (number, "")
     assert VmcoreInfo(f"NUMBER(x)={value}\n".encode()).number("x") == number
 
@@ -287,7 +287,7 @@ def test_vmcoreinfo_number_forms_decode(value, number):
                                  "NUMBER(VA_BITS)=4096"])
 def test_vmcoreinfo_arm64_va_bits_out_of_range_means_no_linear_rule(key):
     """Was ValueError 'negative shift count' in the arm64 linear-map rule."""
-    from minidump.vmcoreinfo import Translator, VmcoreInfo
+    from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
     t = Translator("arm64", VmcoreInfo(f"OSRELEASE=6.1\nNUMBER(PHYS_OFFSET)=0x80000000\n"
                                        f"{key}\n".encode()))
     assert t.linear_va(RAM) is None and t.pa(0xFFFF000000000000) is None
@@ -320,7 +320,7 @@ def test_vmlinux_shstrtab_offset_near_2_63():
     import io
 
     from minidump.errors import MinidumpError
-    from minidump.vmlinux import Vmlinux
+    from minidump.elf.vmlinux import Vmlinux
     data = _patched_vmlinux(24, 1 << 63)   # .shstrtab sh_offset
     with pytest.raises(MinidumpError) as info:
         Vmlinux(io.BytesIO(data), "vmlinux")
@@ -333,8 +333,8 @@ def test_inspect_table_nobits_size_near_2_45():
     import io
 
     from minidump.errors import MinidumpError
-    from minidump.inspect_table import read_static
-    from minidump.vmlinux import Vmlinux
+    from minidump.meminspect.static import read_static
+    from minidump.elf.vmlinux import Vmlinux
     data = _patched_vmlinux(4, 8, section=".inspect_table")          # sh_type = SHT_NOBITS
     data = _patched_vmlinux_bytes(data, ".inspect_table", 32, 40 << 40)   # sh_size 40 TiB
     vm = Vmlinux(io.BytesIO(data), "vmlinux")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from minidump.cli import main
-from minidump.cmd_info import render_info
+from minidump.commands.info import render_info
 from printk_builders import LocklessRing, write_core
 from realkernel_fixtures import realkernel  # noqa: F401 - fixture
 
@@ -95,7 +95,7 @@ def test_info_real_kernel_with_vmlinux(realkernel, capsys):
 @pytest.mark.realkernel
 def test_info_rejects_a_mismatched_vmlinux(realkernel, tmp_path, capsys):
     rec = realkernel["captures"]["cloud-amd64-kaslr"]
-    from minidump.readers.elfcore import read_core
+    from minidump.elf.core import read_core
     text = read_core(rec["vmcore"]).vmcoreinfo.replace(rec["build_id"].encode(), b"ab" * 20)
     (tmp_path / "vmci.txt").write_bytes(text)
     code = main(["info", rec["vmcore"], "--vmlinux", rec["vmlinux"], "--vmcoreinfo",

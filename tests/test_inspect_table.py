@@ -13,8 +13,8 @@ from minidump.cli import main
 from minidump.errors import FormatError
 from minidump.formats.elf import EM
 from minidump.formats.meminspect import inspect_entry
-from minidump.inspect_table import builtin_names, effective, read_static
-from minidump.vmlinux import Vmlinux
+from minidump.meminspect.static import builtin_names, effective, read_static
+from minidump.elf.vmlinux import Vmlinux
 
 # (bits, little_endian, phys64) -> sizeof(struct inspect_entry): 40 / 20 / 24
 ABIS = [(64, True, True), (64, False, True), (32, True, False), (32, False, False),

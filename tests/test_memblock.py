@@ -10,9 +10,9 @@ from test_extract import DYNAMIC_PA, INSPECT_SIZE, VMCOREINFO_PA, make_machine
 
 from minidump.formats.common import field_offsets, struct_format
 from minidump.formats.memblock import MEMBLOCK, memblock_structs, natural_layout
-from minidump.memblock import inspect_regions, layout_from_debuginfo, parse_debugfs, read_memblock
-from minidump.readers.fullcapture import FullCapture
-from minidump.vmlinux import Vmlinux
+from minidump.meminspect.memblock import inspect_regions, layout_from_debuginfo, parse_debugfs, read_memblock
+from minidump.sources.fullcapture import FullCapture
+from minidump.elf.vmlinux import Vmlinux
 
 # (bits, phys64) -> C sizeof of memblock_region, memblock_type, memblock (natural alignment)
 SIZES = {(64, True): (24, 40, 96), (32, False): (16, 20, 48), (32, True): (24, 24, 64)}
@@ -79,7 +79,7 @@ def test_layout_from_real_debuginfo():
     import subprocess
     import sys
     from pathlib import Path
-    debuginfo = pytest.importorskip("minidump.debuginfo")
+    debuginfo = pytest.importorskip("minidump.kernel.debuginfo")
     harness = Path(__file__).parents[1] / "tools" / "realkernel" / "harness.py"
     kernel = json.loads(subprocess.run([sys.executable, str(harness), "paths"], text=True,
                                        capture_output=True, check=True).stdout)["kernel"]

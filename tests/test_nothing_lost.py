@@ -77,10 +77,10 @@ def test_sigint_mid_write_leaves_nothing(tmp_path):
 
 
 def test_interrupt_before_writing_leaves_nothing(tmp_path, image, capsys, monkeypatch):
-    import minidump.vmcore
+    import minidump.vmcore.plan
     def interrupted(*_, **__):
         raise KeyboardInterrupt
-    monkeypatch.setattr(minidump.vmcore, "plan_capture", interrupted)
+    monkeypatch.setattr(minidump.vmcore.plan, "plan_capture", interrupted)
     assert main(["build", "--from-table", str(image), "-o", str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err.strip() == "minidump: interrupted; nothing written"
     assert listing(tmp_path) == {"raw.img"}
@@ -89,11 +89,11 @@ def test_interrupt_before_writing_leaves_nothing(tmp_path, image, capsys, monkey
 def test_write_failure_leaves_nothing(tmp_path, image, capsys, monkeypatch):
     import errno
 
-    import minidump.vmcore
+    import minidump.vmcore.plan
     def full(*_, **__):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "out"))
-    monkeypatch.setattr(minidump.vmcore, "_kernel_copy", full)
-    monkeypatch.setattr(minidump.vmcore, "_buffered_copy", full)
+    monkeypatch.setattr(minidump.vmcore.plan, "_kernel_copy", full)
+    monkeypatch.setattr(minidump.vmcore.plan, "_buffered_copy", full)
     assert main(["build", "--from-table", str(image), "--arch", "arm64", "-q",
                  "-o", str(tmp_path / "out")]) == 1
     assert one_line(capsys.readouterr().err) == f"{tmp_path / 'out'}: No space left on device"
@@ -102,19 +102,19 @@ def test_write_failure_leaves_nothing(tmp_path, image, capsys, monkeypatch):
 
 def test_payload_shrinking_while_copying_leaves_nothing(tmp_path, capsys, monkeypatch):
     """A blob truncated between planning and copying: one-line error, no vmcore."""
-    import minidump.vmcore
+    import minidump.vmcore.plan
     md = tmp_path / "md"
     md.mkdir()
     (md / "md_KA.BIN").write_bytes(b"a" * 4096)
     table = tmp_path / "t.sahara"
     from hostile_builders import sahara_row
     table.write_bytes(sahara_row(b"md_KA", RAM, 4096))
-    real = minidump.vmcore.write_vmcore
+    real = minidump.vmcore.plan.write_vmcore
 
     def shrink_then_write(plan, out, progress=None):
         (md / "md_KA.BIN").write_bytes(b"a" * 100)
         return real(plan, out, progress)
-    monkeypatch.setattr(minidump.vmcore, "write_vmcore", shrink_then_write)
+    monkeypatch.setattr(minidump.vmcore.plan, "write_vmcore", shrink_then_write)
     out = tmp_path / "out"
     assert main(["build", "--from-table", str(md), "--sahara-table", str(table), "--arch",
                  "arm64", "-q", "-o", str(out)]) == 1
@@ -206,10 +206,10 @@ def test_text_outputs_replace_only_with_force(tmp_path, vmcore, capsys, command)
 
 
 def test_text_output_failure_leaves_nothing(tmp_path, vmcore, capsys, monkeypatch):
-    import minidump.printk
+    import minidump.kernel.printk
     def broken(*_, **__):
-        raise minidump.printk.FormatError("ring broken", path=str(vmcore))
-    monkeypatch.setattr(minidump.printk, "read_log", broken)
+        raise minidump.kernel.printk.FormatError("ring broken", path=str(vmcore))
+    monkeypatch.setattr(minidump.kernel.printk, "read_log", broken)
     out = tmp_path / "log.txt"
     assert main(["dmesg", str(vmcore), "-o", str(out)]) == 1
     assert one_line(capsys.readouterr().err) == f"{vmcore}: ring broken"

@@ -244,7 +244,7 @@ def test_alignment_is_bounded(tmp_path):
 
     from minidump.assemble import Candidate, _align_by_length
     from minidump.model import Payload
-    from minidump.readers.elfcore import Load
+    from minidump.elf.core import Load
     n = 3000
     loads = [Load(i, 0x80000000 + 16 * i, 0, 0, 8, 8) for i in range(n)]
     loose = [Candidate(f"K{i}", i + 3, None, None, Payload("x", 0, 8), f"b{i}") for i in range(n)]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from minidump.errors import FormatError
-from minidump.memory import FaultError
-from minidump.printk import KernelLog, LogRecord, format_record, read_log
-from minidump.vmcoreinfo import VmcoreInfo
+from minidump.kernel.memory import FaultError
+from minidump.kernel.printk import KernelLog, LogRecord, format_record, read_log
+from minidump.kernel.vmcoreinfo import VmcoreInfo
 from printk_builders import (EMPTY_LINE_LPOS, FAILED_LPOS, RESERVED, DictMemory, LocklessRing)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,8 +134,8 @@ def test_sample_ring_matches_expected(tmp_path):
     from minidump.cli import main
     out = tmp_path / "x.vmcore"
     assert main(["build", "--from-table", str(SAMPLE / "md"), "-o", str(out), "-q"]) == 0
-    from minidump.memory import CoreMemory
-    from minidump.readers.elfcore import read_core
+    from minidump.kernel.memory import CoreMemory
+    from minidump.elf.core import read_core
     core = read_core(str(out))
     info = VmcoreInfo(core.vmcoreinfo)
     with CoreMemory(core, info) as mem:

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from minidump.errors import LayoutError
 from minidump.formats.elf import PT
 from minidump.model import Arch, Note, Payload, Region, Status
-from minidump.vmcore import _Written, plan_vmcore, payload_same_bytes, resolve, write_vmcore
+from minidump.vmcore.plan import _Written, plan_vmcore, payload_same_bytes, resolve, write_vmcore
 
 ARM64 = Arch(183)
 PAGE_OFFSET = 0xFFFF000000000000

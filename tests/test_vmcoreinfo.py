@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minidump.errors import FormatError
-from minidump.vmcoreinfo import (X86_64_PAGE_OFFSET_L4, Translator, VmcoreInfo, classify, compose,
+from minidump.kernel.vmcoreinfo import (X86_64_PAGE_OFFSET_L4, Translator, VmcoreInfo, classify, compose,
                                  decode, kernel_version)
 
 EVERY_FORM = b"""OSRELEASE=6.1.0-56-cloud-amd64
@@ -116,7 +116,7 @@ def test_riscv64_and_arm():
 
 def test_arm64_linear_map_with_negative_phys_offset():
     """Real Debian 6.1 arm64 KASLR boot: memstart_addr is negative (PHYS_OFFSET=0xffff...)."""
-    from minidump.vmcoreinfo import Translator, VmcoreInfo
+    from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
     info = VmcoreInfo(b"OSRELEASE=6.1.0-56-cloud-arm64\nPAGESIZE=4096\nNUMBER(VA_BITS)=48\n"
                       b"NUMBER(kimage_voffset)=0xffffd2f6d3800000\n"
                       b"NUMBER(PHYS_OFFSET)=0xffffab2440000000\nNUMBER(TCR_EL1_T1SZ)=0x10\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from minidump.cli import main
-from minidump.debuginfo import DebugInfo
-from minidump.readers.elfcore import read_core
-from minidump.vmcoreinfo import VmcoreInfo
+from minidump.kernel.debuginfo import DebugInfo
+from minidump.elf.core import read_core
+from minidump.kernel.vmcoreinfo import VmcoreInfo
 from realkernel_fixtures import normalized, realkernel  # noqa: F401 - fixtures
 
 C_SOURCE = r"""

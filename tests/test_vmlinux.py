@@ -13,7 +13,7 @@ import pytest
 
 from minidump.errors import FormatError, SymbolError
 from minidump.formats.elf import EM, ET, SHT, STT_FUNC, STT_OBJECT, elf_structs
-from minidump.vmlinux import Vmlinux
+from minidump.elf.vmlinux import Vmlinux
 
 STB_GLOBAL, STB_LOCAL = 1, 0
 LINK_TEXT = 0xFFFFFFFF81000000  # x86_64 __START_KERNEL with CONFIG_PHYSICAL_START 16 MiB
@@ -207,7 +207,7 @@ def test_relative_addend_arm64(little):
 
 def test_sym_fast_path_agrees_with_schema(abi):
     import random
-    from minidump.vmlinux import sym_format
+    from minidump.elf.vmlinux import sym_format
     schema = elf_structs(abi[1], abi[0]).Elf_Sym
     fast, names = sym_format(abi[1], abi[0])
     assert fast.size == schema.sizeof()

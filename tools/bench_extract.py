@@ -86,7 +86,7 @@ def bench_makedumpfile(rec: dict, tmp: Path, runs: int) -> None:
 def ram_image(rec: dict, path: Path) -> None:
     """PT_LOAD 0 of the QEMU dump (physical 0..512 MiB) copied to offset 0 of ``path``."""
     sys.path.insert(0, str(ROOT))
-    from minidump.readers.elfcore import read_core
+    from minidump.elf.core import read_core
     load = next(l for l in read_core(rec["vmcore"]).loads if l.paddr == 0)
     with open(rec["vmcore"], "rb") as src, open(path, "wb") as dst:
         src.seek(load.offset)

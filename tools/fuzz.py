@@ -87,8 +87,8 @@ def _checked(call: Callable[[], object]) -> object:
 
 
 def _plan(capture) -> None:
-    from minidump.render import region_rows, totals
-    from minidump.vmcore import plan_capture
+    from minidump.report import region_rows, totals
+    from minidump.vmcore.plan import plan_capture
     plan = _checked(lambda: plan_capture(capture))
     if isinstance(plan, MinidumpError):
         return
@@ -122,10 +122,10 @@ def _elf_seeds() -> list[bytes]:
 
 def run_elf(data: bytes) -> None:
     """ELF vmcore: headers, notes, plan; then VMCOREINFO and the printk walk (``dmesg``)."""
-    from minidump.memory import CoreMemory
-    from minidump.printk import read_log
-    from minidump.readers import elfcore
-    from minidump.vmcoreinfo import VmcoreInfo
+    from minidump.kernel.memory import CoreMemory
+    from minidump.kernel.printk import read_log
+    from minidump.elf import core as elfcore
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
     path = work() / "input.vmcore"
     path.write_bytes(data)
     if not elfcore.sniff(str(path)):
@@ -165,8 +165,8 @@ def _md_seeds() -> list[bytes]:
 
 def run_mddir(data: bytes) -> None:
     """md_*.BIN directory whose KELF header blob (ID 1) is ``data``: parse, join, plan."""
-    from minidump.kelf import parse_kelf
-    from minidump.readers import mddir
+    from minidump.elf.kelf import parse_kelf
+    from minidump.sources import mddir
     _checked(lambda: parse_kelf(data, path="md_KELF1.BIN"))
     directory = _md_dir("kelf")
     target = directory / "md_KELF1.BIN"
@@ -185,8 +185,8 @@ def _sahara_seeds() -> list[bytes]:
 def run_sahara(data: bytes) -> None:
     """Raw Sahara memory-debug table: parse, then give md-nokelf/ its addresses with it."""
     from minidump.model import ARCHES
-    from minidump.readers import mddir
-    from minidump.tables import read_sahara_table, sniff_sahara_table
+    from minidump.sources import mddir
+    from minidump.sources.tables import read_sahara_table, sniff_sahara_table
     _checked(lambda: sniff_sahara_table(data))
     _checked(lambda: read_sahara_table(data, path="sahara_table.bin"))
     directory = work() / "md-sahara"
@@ -210,7 +210,7 @@ def _rawdump_seeds() -> list[bytes]:
 
 def run_rawdump(data: bytes) -> None:
     """A ``Raw_Dmp!`` image: header, section table, sections, side files, plan."""
-    from minidump.readers import rawdump
+    from minidump.sources import rawdump
     path = work() / "rawdump.img"
     path.write_bytes(data)
     capture = _checked(lambda: rawdump.read(str(path)))
@@ -247,7 +247,7 @@ def _memory_specs(smem: Path, array: Path) -> list[str]:
 def run_smem(data: bytes) -> None:
     """SMEM heap in RAM images: ``data`` overwrites the header, item list, partition table
     and the APSS region array; the scan finds item 602, its regions are read and planned."""
-    from minidump.inputs import InputOptions, open_capture
+    from minidump.sources import InputOptions, open_capture
     smem, array = _smem_files()
     data = data.ljust(sum(b - a for a, b in SMEM_WINDOWS) + SMEM_ARRAY[2], b"\0")
     with open(smem, "r+b") as fh:
@@ -270,8 +270,8 @@ def _item602_seeds() -> list[bytes]:
 
 def run_item602(data: bytes) -> None:
     """A bare item-602 blob plus the sample's RAM images (``--format smem-blob``)."""
-    from minidump.inputs import InputOptions, open_capture
-    from minidump.readers.smem import sniff_blob
+    from minidump.sources import InputOptions, open_capture
+    from minidump.sources.smem import sniff_blob
     path = work() / "item602.bin"
     path.write_bytes(data)
     _checked(lambda: sniff_blob(str(path)))
@@ -299,8 +299,8 @@ def run_inspect_table(data: bytes) -> None:
     from test_vmlinux import Sec, Sym, VmlinuxSpec, make_vmlinux
 
     from minidump.formats.elf import EM
-    from minidump.inspect_table import effective, read_static
-    from minidump.vmlinux import Vmlinux
+    from minidump.meminspect.static import effective, read_static
+    from minidump.elf.vmlinux import Vmlinux
     bits = 32 if data[:1] and data[0] & 1 else 64
     base = 0xFFFFFFFF81000000 if bits == 64 else 0xC0008000
     spec = VmlinuxSpec(bits, True, EM.X86_64 if bits == 64 else EM.ARM,
@@ -340,7 +340,7 @@ class _Symbols:
 
 
 class _Vmlinux:
-    """The part of :class:`minidump.vmlinux.Vmlinux` the runtime/memblock readers use."""
+    """The part of :class:`minidump.elf.vmlinux.Vmlinux` the runtime/memblock readers use."""
 
     bits, little_endian, path = 64, True, "vmlinux"
 
@@ -365,10 +365,10 @@ LINEAR = 0xFFFF000000000000  # arm64 48-bit linear map start (PA FULL_PA)
 
 def _full_capture(data: bytes, at: int):
     from minidump.formats.elf import EM
-    from minidump.io import Extent
+    from minidump.files import Extent
     from minidump.model import Arch
-    from minidump.readers.fullcapture import FullCapture
-    from minidump.vmcoreinfo import Translator, VmcoreInfo
+    from minidump.sources.fullcapture import FullCapture
+    from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
     path = work() / "ram-full.bin"
     with open(path, "wb") as fh:
         fh.truncate(FULL_SIZE)
@@ -394,8 +394,8 @@ def _runtime_seeds() -> list[bytes]:
 
 def run_runtime(data: bytes) -> None:
     """``inspect_entries[201]`` at link address PA+0x1000 of a 1 MiB arm64 RAM image."""
-    from minidump.inspect_table import builtin_names
-    from minidump.runtime import read_runtime
+    from minidump.meminspect.static import builtin_names
+    from minidump.meminspect.runtime import read_runtime
     capture = _full_capture(data, 0x1000)
     vm = _Vmlinux({"inspect_entries": _Sym(FULL_PA + 0x1000 + FULL_KIMAGE_VOFFSET, 201 * 40)})
     with capture:
@@ -420,7 +420,7 @@ def _memblock_seeds() -> list[bytes]:
 
 def run_memblock(data: bytes) -> None:
     """``struct memblock`` and its arrays at PA+0x2000; also the same bytes as debugfs text."""
-    from minidump.memblock import parse_debugfs, read_memblock
+    from minidump.meminspect.memblock import parse_debugfs, read_memblock
     capture = _full_capture(data, 0x2000)
     vm = _Vmlinux({"memblock": _Sym(FULL_PA + 0x2000 + FULL_KIMAGE_VOFFSET, 96)})
     with capture:
@@ -440,7 +440,7 @@ def _vmcoreinfo_seeds() -> list[bytes]:
 
 def run_vmcoreinfo(data: bytes) -> None:
     """Parse, decode every line, list problems, and translate with every arch's rules."""
-    from minidump.vmcoreinfo import Translator, VmcoreInfo
+    from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
     info = _checked(lambda: VmcoreInfo(data, path="VMCOREINFO"))
     if isinstance(info, MinidumpError):
         return
@@ -479,7 +479,7 @@ class _FlatMemory:
         self.data = data
 
     def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes:
-        from minidump.memory import FaultError
+        from minidump.kernel.memory import FaultError
         at = vaddr - PRINTK_BASE
         if size < 0 or at < 0 or at + size > len(self.data):
             raise FaultError(f"virtual address {vaddr:#x} is not in the capture",
@@ -489,8 +489,8 @@ class _FlatMemory:
 
 def run_printk(data: bytes) -> None:
     """VMCOREINFO keys, NUL, then kernel memory at 0xffff800081000000: the three log walks."""
-    from minidump.printk import read_log
-    from minidump.vmcoreinfo import VmcoreInfo
+    from minidump.kernel.printk import read_log
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
     keys, _, memory = data.partition(b"\0")
     info = _checked(lambda: VmcoreInfo(keys, path="VMCOREINFO"))
     if isinstance(info, MinidumpError):

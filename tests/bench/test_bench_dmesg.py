@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minidump.printk import read_log  # noqa: E402
-from minidump.vmcoreinfo import VmcoreInfo  # noqa: E402
+from minidump.kernel.printk import read_log  # noqa: E402
+from minidump.kernel.vmcoreinfo import VmcoreInfo  # noqa: E402
 from printk_builders import DictMemory, LocklessRing  # noqa: E402
 from realkernel_fixtures import realkernel  # noqa: E402,F401 - fixture
 
@@ -35,8 +35,8 @@ def test_bench_synthetic_ring(benchmark):
 
 @pytest.mark.realkernel
 def test_bench_real_dump(benchmark, realkernel):
-    from minidump.memory import CoreMemory
-    from minidump.readers.elfcore import read_core
+    from minidump.kernel.memory import CoreMemory
+    from minidump.elf.core import read_core
     rec = realkernel["captures"]["cloud-amd64-kaslr"]
 
     def dmesg() -> bytes:
@@ -49,8 +49,8 @@ def test_bench_real_dump(benchmark, realkernel):
 
 @pytest.mark.realkernel
 def test_bench_generation(benchmark, realkernel):
-    from minidump.debuginfo import DebugInfo
-    from minidump.vmcoreinfo_gen import generate_text
+    from minidump.kernel.debuginfo import DebugInfo
+    from minidump.kernel.vmcoreinfo_gen import generate_text
     rec = realkernel["captures"]["cloud-amd64-nokaslr"]
 
     def generate() -> bytes:

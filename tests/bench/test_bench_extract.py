@@ -36,8 +36,8 @@ def real():
 
 def test_inspect_table_and_symbol_index(benchmark, real):
     """Open the vmlinux, build the symbol index, read .inspect_table (target: <= 0.5 s)."""
-    from minidump.inspect_table import read_static
-    from minidump.vmlinux import Vmlinux
+    from minidump.meminspect.static import read_static
+    from minidump.elf.vmlinux import Vmlinux
 
     def run():
         with Vmlinux.open(real["kernel"]["files"]["vmlinux"]) as vmlinux:

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from minidump.cli import main
-from minidump.io import Extent
-from minidump.readers.elfcore import read_core
-from minidump.readers.fullcapture import FullCapture
-from minidump.vmlinux import Vmlinux
+from minidump.files import Extent
+from minidump.elf.core import read_core
+from minidump.sources.fullcapture import FullCapture
+from minidump.elf.vmlinux import Vmlinux
 
 HARNESS = Path(__file__).parents[2] / "tools" / "realkernel" / "harness.py"
 pytestmark = [pytest.mark.realkernel,
@@ -90,8 +90,8 @@ def test_vmcoreinfo_from_memory_equals_note(rec):
 
 
 def test_memblock_layout_from_btf_reads_real_arrays(rec):
-    from minidump.inspect_table import open_debuginfo
-    from minidump.memblock import layout_from_debuginfo, read_memblock
+    from minidump.meminspect.static import open_debuginfo
+    from minidump.meminspect.memblock import layout_from_debuginfo, read_memblock
     with Vmlinux.open(rec["vmlinux"]) as vmlinux, FullCapture.open(rec["vmcore"]) as capture:
         capture.attach(vmlinux)
         info = open_debuginfo(rec["vmlinux"])

@@ -7,7 +7,7 @@
 - **DWARF** (``.debug_info``, read with pyelftools) is the fallback for
   kernels built without ``CONFIG_DEBUG_INFO_BTF``; compile units are
   indexed lazily, only until the requested name turns up.
-- **Symbols** and file bytes: :class:`minidump.vmlinux.Vmlinux` (one
+- **Symbols** and file bytes: :class:`minidump.elf.vmlinux.Vmlinux` (one
   ``struct.iter_unpack`` pass over ``.symtab``).
 - **Identity**: the GNU build-id note (``NT_GNU_BUILD_ID`` in ``.notes``) and
   the ``linux_banner`` string read from the file (``init/version.c``).
@@ -24,8 +24,8 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property
 from minidump.errors import FormatError, MinidumpError
-from minidump.io import Closable
-from minidump.vmlinux import Vmlinux
+from minidump.files import Closable
+from minidump.elf.vmlinux import Vmlinux
 
 #: include/uapi/linux/btf.h: BTF_MAGIC, read as a u16 in the file's byte order
 BTF_MAGIC = 0xEB9F
@@ -252,7 +252,7 @@ class _Dwarf:
 class DebugInfo(Closable):
     """A vmlinux's types (BTF or DWARF), symbols, build-id and banner.
 
-    Use :meth:`open`; symbols and file bytes come from :class:`minidump.vmlinux.Vmlinux`.
+    Use :meth:`open`; symbols and file bytes come from :class:`minidump.elf.vmlinux.Vmlinux`.
     """
 
     def __init__(self, vmlinux: Vmlinux) -> None:
@@ -390,7 +390,7 @@ class DebugInfo(Closable):
     @cached_property
     def build_id(self) -> str | None:
         """The GNU build-id as lowercase hex (what VMCOREINFO's BUILD-ID holds)."""
-        from minidump.readers.elfcore import parse_notes
+        from minidump.elf.core import parse_notes
         for section in self.vmlinux.sections:
             if section.type != "SHT_NOTE":
                 continue

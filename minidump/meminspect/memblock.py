@@ -3,7 +3,7 @@
 meminspect series v1 (18/26, ``mm/memblock.c``) marks memory it registers
 for inspection with ``MEMBLOCK_INSPECT`` (0x80) in ``memblock.memory``.  Two
 sources: the global ``struct memblock memblock`` in a full capture (layout from
-the vmlinux's DWARF/BTF through :mod:`minidump.debuginfo`, else the C ABI
+the vmlinux's DWARF/BTF through :mod:`minidump.kernel.debuginfo`, else the C ABI
 default), and ``/sys/kernel/debug/memblock/{memory,reserved}`` as printed by
 ``memblock_debug_show``.  Flag bits this tool does not know are kept and
 reported, never dropped.
@@ -21,8 +21,8 @@ from minidump.formats.memblock import (DEBUGFS_FLAG_NAMES, MEMBLOCK, MemblockLay
                                        memblock_structs, natural_layout)
 
 if TYPE_CHECKING:
-    from minidump.readers.fullcapture import FullCapture
-    from minidump.vmlinux import Vmlinux
+    from minidump.sources.fullcapture import FullCapture
+    from minidump.elf.vmlinux import Vmlinux
 
 KNOWN_FLAGS = sum(int(f) for f in MEMBLOCK)
 MAX_REGIONS = 1 << 20     # memblock arrays double from 128; far below this in practice
@@ -60,7 +60,7 @@ class MemblockRegion:
 
 def layout_from_debuginfo(debuginfo, bits: int, phys64: bool | None = None
                           ) -> MemblockLayout | None:
-    """Sizes and offsets from DWARF/BTF (:mod:`minidump.debuginfo`); None when it lacks them."""
+    """Sizes and offsets from DWARF/BTF (:mod:`minidump.kernel.debuginfo`); None when it lacks them."""
     if debuginfo is None:
         return None
     default = natural_layout(bits, phys64)

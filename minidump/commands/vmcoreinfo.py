@@ -2,7 +2,7 @@
 
 ``minidump vmcoreinfo VMCORE`` prints the note's text verbatim (``--table``
 decodes every key, ``--json`` for scripts); ``minidump vmcoreinfo --vmlinux
-VMLINUX [CAPTURE]`` generates the text (:mod:`minidump.vmcoreinfo_gen`), with
+VMLINUX [CAPTURE]`` generates the text (:mod:`minidump.kernel.vmcoreinfo_gen`), with
 runtime values from CAPTURE when given.  The text is what ``minidump build
 --vmcoreinfo FILE`` and ``makedumpfile -i FILE`` take.
 """
@@ -14,7 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from minidump.errors import UsageError
-from minidump.render import make_console
+from minidump.report import make_console
 
 EXAMPLES = """\
 examples:
@@ -50,7 +50,7 @@ def document(info, arch: str | None, source: str, runtime_source: str = "") -> d
     """Rows for the table and JSON: every entry, the arch layout and the problems."""
     from dataclasses import asdict
 
-    from minidump.vmcoreinfo import Translator
+    from minidump.kernel.vmcoreinfo import Translator
     arch = arch or info.guess_arch()
     layout = asdict(Translator(arch, info).layout()) if arch else None
     return {"source": source, "runtime_source": runtime_source, "arch": arch,
@@ -88,16 +88,16 @@ def render_table(doc: dict[str, Any], out: TextIO, *, width: int | None = None) 
 
 
 def run(args) -> int:
-    from minidump.readers.elfcore import read_core
-    from minidump.vmcoreinfo import VmcoreInfo
+    from minidump.elf.core import read_core
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
 
     if not args.vmlinux and not args.capture:
         raise UsageError("vmcoreinfo needs VMCORE, or --vmlinux VMLINUX [CAPTURE]")
     core = read_core(args.capture) if args.capture else None
     runtime_source = ""
     if args.vmlinux:
-        from minidump.debuginfo import DebugInfo
-        from minidump.vmcoreinfo_gen import generate_text
+        from minidump.kernel.debuginfo import DebugInfo
+        from minidump.kernel.vmcoreinfo_gen import generate_text
         with DebugInfo.open(args.vmlinux) as dbg:
             text, runtime = generate_text(dbg, core, pagesize=args.pagesize)
         source, runtime_source = f"generated from {args.vmlinux} ({dbg.type_source})", \
@@ -114,12 +114,12 @@ def run(args) -> int:
     if args.json or args.table:
         doc = document(info, arch, source, runtime_source)
         if args.json:
-            from minidump.render import render_json
+            from minidump.report import render_json
             render_json(doc, sys.stdout)
         else:
             render_table(doc, sys.stdout)
     if args.output:
-        from minidump.io import atomic_output
+        from minidump.files import atomic_output
         inputs = [p for p in (args.capture, args.vmlinux) if p]
         with atomic_output(args.output, force=args.force, inputs=inputs) as out:
             out.write(text)

@@ -25,9 +25,9 @@ from minidump.formats.qcom_minidump import (MD, MD_REVISION, MINIDUMP_SUBSYSTEM_
                                             minidump_region, minidump_subsystem, smem_header,
                                             smem_info, smem_partition_header, smem_private_entry,
                                             smem_ptable, smem_ptable_entry)
-from minidump.io import PhysicalMemory
+from minidump.files import PhysicalMemory
 from minidump.model import Capture, Payload, Status
-from minidump.tables import decode_name
+from minidump.sources.tables import decode_name
 
 TOC_HEADER = minidump_global_toc_header.sizeof()
 SLOT = minidump_subsystem.sizeof()

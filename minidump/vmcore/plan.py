@@ -18,7 +18,7 @@ from typing import BinaryIO, Callable
 
 from minidump.errors import LayoutError, TruncatedError
 from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME, elf_structs
-from minidump.io import CHUNK
+from minidump.files import CHUNK
 from minidump.model import Arch, Capture, Note, Payload, Region, Status
 
 MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here

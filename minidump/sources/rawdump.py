@@ -17,10 +17,10 @@ from minidump.formats.common import parse_at
 from minidump.formats.qcom_minidump import (RAW_DUMP_INSUFFICIENT_STORAGE, RAW_DUMP_SIGNATURE,
                                             RAW_DUMP_VALID, raw_dump_header,
                                             raw_dump_section_header)
-from minidump.io import read_at
+from minidump.files import read_at
 from minidump.model import Capture, Payload, Status
-from minidump.readers.mddir import candidates_from_files
-from minidump.tables import (TableEntry, decode_name, name_from_filename, read_dump_info,
+from minidump.sources.mddir import candidates_from_files
+from minidump.sources.tables import (TableEntry, decode_name, name_from_filename, read_dump_info,
                              read_load_cmm)
 
 HEADER = raw_dump_header.sizeof()

@@ -23,7 +23,7 @@ from minidump.formats.meminspect import MEMINSPECT_ID_MAX, inspect_entry
 if TYPE_CHECKING:
     import construct as cs
 
-    from minidump.vmlinux import Vmlinux
+    from minidump.elf.vmlinux import Vmlinux
 
 SECTION = ".inspect_table"
 ENUM = "meminspect_uid"
@@ -90,11 +90,11 @@ def builtin_names(version: str) -> IdNames:
 
 
 def open_debuginfo(path: str | None):
-    """The vmlinux's DWARF/BTF (``minidump.debuginfo``, issue 4), or None when unavailable."""
+    """The vmlinux's DWARF/BTF (``minidump.kernel.debuginfo``, issue 4), or None when unavailable."""
     if path is None:
         return None
     try:
-        from minidump.debuginfo import DebugInfo
+        from minidump.kernel.debuginfo import DebugInfo
     except ImportError:
         return None
     try:

@@ -11,7 +11,7 @@ kernel's own buffer: ``vmcoreinfo_data``/``vmcoreinfo_size``
 kernel image in physical memory by its ``linux_banner`` bytes.
 
 Virtual addresses translate by the VMCOREINFO rules
-(:class:`~minidump.vmcoreinfo.Translator`); the x86_64 direct map base is
+(:class:`~minidump.kernel.vmcoreinfo.Translator`); the x86_64 direct map base is
 randomized (CONFIG_RANDOMIZE_MEMORY), so it is read from ``page_offset_base``
 (``arch/x86/mm/kaslr.c``) in the image.
 """
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 from minidump.errors import FormatError, SymbolError, UsageError
 from minidump.formats.elf import EM, VMCOREINFO_NOTE_NAME
-from minidump.io import Closable, Extent, PhysicalMemory, parse_memory_spec
-from minidump.memory import FaultError
+from minidump.files import Closable, Extent, PhysicalMemory, parse_memory_spec
+from minidump.kernel.memory import FaultError
 from minidump.model import Arch, Note
-from minidump.readers import elfcore
-from minidump.vmcoreinfo import MASK64, X86_64_START_KERNEL_MAP, Translator, VmcoreInfo
+from minidump.elf import core as elfcore
+from minidump.kernel.vmcoreinfo import MASK64, X86_64_START_KERNEL_MAP, Translator, VmcoreInfo
 
 if TYPE_CHECKING:
-    from minidump.vmlinux import Vmlinux
+    from minidump.elf.vmlinux import Vmlinux
 
 IMAGE_ALIGN = 2 << 20          # x86_64 CONFIG_PHYSICAL_ALIGN, arm64 MIN_KIMG_ALIGN
 X86_64_PAGE_OFFSET = 0xFFFF888000000000   # the direct map without RANDOMIZE_MEMORY

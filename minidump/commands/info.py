@@ -1,6 +1,6 @@
 """``minidump info VMCORE [--vmlinux VMLINUX]``: kernel facts and consumer readiness.
 
-Facts and rows come from :mod:`minidump.facts`; with ``--vmlinux`` the
+Facts and rows come from :mod:`minidump.kernel.facts`; with ``--vmlinux`` the
 capture's BUILD-ID, OSRELEASE and in-memory ``linux_banner`` must match the
 vmlinux, else the command fails (exit 1) naming the mismatch.
 """
@@ -12,7 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from minidump.errors import MinidumpError
-from minidump.render import make_console
+from minidump.report import make_console
 
 EXIT_PARTIAL = 3
 
@@ -96,10 +96,10 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
 
 
 def run(args) -> int:
-    from minidump.cmd_dmesg import load_vmcoreinfo
-    from minidump.facts import gather, verify_vmlinux
-    from minidump.memory import CoreMemory
-    from minidump.readers.elfcore import read_core
+    from minidump.commands.dmesg import load_vmcoreinfo
+    from minidump.kernel.facts import gather, verify_vmlinux
+    from minidump.kernel.memory import CoreMemory
+    from minidump.elf.core import read_core
 
     core = read_core(args.vmcore)
     try:
@@ -108,7 +108,7 @@ def run(args) -> int:
         info = None   # facts without VMCOREINFO are few, but the readiness rows say why
     dbg = None
     if args.vmlinux:
-        from minidump.debuginfo import DebugInfo
+        from minidump.kernel.debuginfo import DebugInfo
         dbg = DebugInfo.open(args.vmlinux)
     try:
         with CoreMemory(core, info) as mem:
@@ -122,7 +122,7 @@ def run(args) -> int:
         if dbg is not None:
             dbg.close()
     if args.json:
-        from minidump.render import render_json
+        from minidump.report import render_json
         render_json(doc, sys.stdout)
     else:
         render_info(doc, sys.stdout)

@@ -1,9 +1,9 @@
 """``minidump dmesg VMCORE``: the kernel log from a vmcore, using VMCOREINFO only.
 
 The text equals ``makedumpfile --dump-dmesg VMCORE OUT`` (see
-:mod:`minidump.printk`); memory is read by virtual address through the
+:mod:`minidump.kernel.printk`); memory is read by virtual address through the
 PT_LOADs' ``p_vaddr``, then the kernel-image and linear-map rules of
-:class:`minidump.vmcoreinfo.Translator`.
+:class:`minidump.kernel.vmcoreinfo.Translator`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def load_vmcoreinfo(core, override: str | None):
     """The VMCOREINFO to use: ``--vmcoreinfo FILE`` or the core's note."""
-    from minidump.vmcoreinfo import VmcoreInfo
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
     if override:
         with open(override, "rb") as fh:
             return VmcoreInfo(fh.read(), path=override)
@@ -56,10 +56,10 @@ def load_vmcoreinfo(core, override: str | None):
 
 
 def run(args) -> int:
-    from minidump.memory import CoreMemory
-    from minidump.printk import read_log
-    from minidump.io import atomic_output, check_output
-    from minidump.readers.elfcore import read_core
+    from minidump.kernel.memory import CoreMemory
+    from minidump.kernel.printk import read_log
+    from minidump.files import atomic_output, check_output
+    from minidump.elf.core import read_core
 
     inputs = [p for p in (args.vmcore, args.vmcoreinfo) if p]
     if args.output:   # refuse before the (possibly long) walk, not after it

@@ -20,11 +20,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from minidump.errors import MinidumpError
-from minidump.kelf import Kelf, parse_kelf
-from minidump.readers.elfcore import is_elf_core
+from minidump.elf.kelf import Kelf, parse_kelf
+from minidump.elf.core import is_elf_core
 from minidump.model import Capture, Payload, Region, Status
-from minidump.tables import firmware_filename
-from minidump.vmcoreinfo import Translator, VmcoreInfo
+from minidump.sources.tables import firmware_filename
+from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
 
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
@@ -190,7 +190,7 @@ def _region_for(load, cand: Candidate | None, index: int) -> Region:
 def _trimmed(payload: Payload | None, size: int) -> Payload | None:
     """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
 
-    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.resolve`).
+    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
     """
     if payload is not None and payload.length > size:
         return Payload(payload.path, payload.offset, size)

@@ -5,7 +5,7 @@ for a missing note: ``kernel/vmcore_info.c`` (generic block; ``crash_core.c``
 before 6.9), ``kernel/printk/printk.c:log_buf_vmcoreinfo_setup`` (printk
 block) and ``arch_crash_save_vmcoreinfo`` (``arch/x86/kernel/vmcore_info_64.c``,
 ``arch/arm64/kernel/vmcore_info.c``).  Sizes, offsets, lengths and enum values
-come from :class:`~minidump.debuginfo.DebugInfo` (BTF, else DWARF); symbols
+come from :class:`~minidump.kernel.debuginfo.DebugInfo` (BTF, else DWARF); symbols
 from ``.symtab``.  A key whose type or symbol the vmlinux lacks is left out,
 as the kernel's ``#ifdef``s would leave it out.
 
@@ -22,10 +22,10 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass, field
 
-from minidump.debuginfo import DebugInfo
+from minidump.kernel.debuginfo import DebugInfo
 from minidump.errors import MinidumpError
-from minidump.readers.elfcore import ElfCore
-from minidump.vmcoreinfo import MASK64, X86_64_START_KERNEL_MAP, VmcoreInfo, compose
+from minidump.elf.core import ElfCore
+from minidump.kernel.vmcoreinfo import MASK64, X86_64_START_KERNEL_MAP, VmcoreInfo, compose
 
 #: runtime keys copied from a capture's own VMCOREINFO when it has one
 RUNTIME_KEYS = ("KERNELOFFSET", "NUMBER(phys_base)", "NUMBER(pgtable_l5_enabled)",
@@ -247,7 +247,7 @@ def runtime_from_memory(core: ElfCore, dbg: DebugInfo) -> Runtime:
 
     def image_word(name: str, delta: int = 0, size: int | None = None) -> int:
         """A word of the kernel image at a symbol, found relative to the banner."""
-        from minidump.memory import CoreMemory
+        from minidump.kernel.memory import CoreMemory
         pa = banner_pa + dbg.symbol(name) + delta - link_banner
         with CoreMemory(core) as mem:
             return int.from_bytes(mem.read_phys(pa, size or dbg.bits // 8, name), order)

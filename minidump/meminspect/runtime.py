@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from minidump.formats.common import iter_table
-from minidump.inspect_table import IdNames, InspectEntry, entry_schema
+from minidump.meminspect.static import IdNames, InspectEntry, entry_schema
 
 if TYPE_CHECKING:
-    from minidump.readers.fullcapture import FullCapture
-    from minidump.vmlinux import Vmlinux
+    from minidump.sources.fullcapture import FullCapture
+    from minidump.elf.vmlinux import Vmlinux
 
 SYMBOL = "inspect_entries"
 

@@ -13,9 +13,9 @@ import re
 
 from minidump.assemble import Candidate, assemble
 from minidump.errors import FormatError, UsageError
-from minidump.io import read_small
+from minidump.files import read_small
 from minidump.model import Capture, Payload, Status
-from minidump.tables import (TableEntry, firmware_filename, name_from_filename, read_dump_info,
+from minidump.sources.tables import (TableEntry, firmware_filename, name_from_filename, read_dump_info,
                              read_load_cmm, read_sahara_table)
 
 SAHARA_TABLE_MAX = 1 << 16  # qdl refuses memory-debug tables over 64 KiB

@@ -22,7 +22,7 @@ from minidump.errors import FormatError, UnsupportedError
 from minidump.formats.common import parse_at
 from minidump.formats.elf import ET, PT, SHT, VMCOREINFO_NOTE_NAME, note_align
 from minidump.model import Arch, Note
-from minidump.readers.elfcore import Load, ehdr_error, elf_layout
+from minidump.elf.core import Load, ehdr_error, elf_layout
 
 
 @dataclass(slots=True)

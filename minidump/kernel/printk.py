@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from minidump.errors import FormatError
-from minidump.memory import FaultError
-from minidump.vmcoreinfo import VmcoreInfo, kernel_version
+from minidump.kernel.memory import FaultError
+from minidump.kernel.vmcoreinfo import VmcoreInfo, kernel_version
 
 #: kernel/printk/printk_ringbuffer.h: enum desc_state
 DESC_COMMITTED, DESC_FINALIZED = 1, 2
@@ -141,7 +141,7 @@ def read_log(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64, little: bo
     """Recover the kernel log.
 
     ``mem`` reads kernel virtual addresses; ``info`` is the
-    :class:`~minidump.vmcoreinfo.VmcoreInfo`; ``bits``/``little`` are the
+    :class:`~minidump.kernel.vmcoreinfo.VmcoreInfo`; ``bits``/``little`` are the
     word size and byte order of the dumped kernel; ``partial`` starts at
     ``clear_seq``/``clear_idx`` (``dmesg -c`` semantics, makedumpfile
     ``--partial-dmesg``).

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minidump.errors import MinidumpError
-from minidump.memory import CoreMemory
-from minidump.printk import ring_regions
-from minidump.readers.elfcore import ElfCore
-from minidump.vmcoreinfo import MASK64, Translator, VmcoreInfo
+from minidump.kernel.memory import CoreMemory
+from minidump.kernel.printk import ring_regions
+from minidump.elf.core import ElfCore
+from minidump.kernel.vmcoreinfo import MASK64, Translator, VmcoreInfo
 
 #: kernel/panic.c: taint_flags[] letters, bit order (TAINT_PROPRIETARY_MODULE = 0 ...)
 TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
@@ -208,7 +208,7 @@ def gather(core: ElfCore, info: VmcoreInfo | None, mem: CoreMemory, dbg=None) ->
     """The ``minidump info`` document: facts, per-arch layout and readiness rows."""
     from dataclasses import asdict
 
-    from minidump.printk import read_log
+    from minidump.kernel.printk import read_log
     ins = Inspector(core, info, mem, dbg)
     page_offset = ins.word_at("page_offset_base")
     if page_offset is not None and info is not None:

@@ -15,7 +15,7 @@ from minidump.errors import FormatError
 from minidump.formats.common import field_offsets, parse_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ET, PN_XNUM, PT, VMCOREINFO_NOTE_NAME,
                                   Elf_Ident, elf_structs)
-from minidump.io import read_at
+from minidump.files import read_at
 from minidump.model import Arch, Capture, Note, Payload, Region
 
 MAX_NOTES_BYTES = 64 << 20  # a PT_NOTE bigger than this is not a kernel's

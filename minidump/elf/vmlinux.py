@@ -23,7 +23,7 @@ from minidump.errors import FormatError, SymbolError
 from minidump.formats.common import parse_at, struct_format
 from minidump.formats.elf import (ELFCLASS, ELFDATA, R_AARCH64_RELATIVE, R_X86_64_RELATIVE,
                                   STT_FUNC, STT_OBJECT, Elf_Ident, elf_structs)
-from minidump.io import Closable, read_at
+from minidump.files import Closable, read_at
 from minidump.model import Arch
 
 STT_NOTYPE = 0

@@ -2,7 +2,7 @@
 
 Virtual reads use a PT_LOAD whose ``p_vaddr`` covers the address (as
 vmcore-dmesg does), then the kernel-image / linear-map rules of
-:class:`~minidump.vmcoreinfo.Translator` and a physical PT_LOAD.  No page
+:class:`~minidump.kernel.vmcoreinfo.Translator` and a physical PT_LOAD.  No page
 tables: a minidump rarely holds them.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import bisect
 
 from minidump.errors import MinidumpError
-from minidump.io import Closable
-from minidump.readers.elfcore import ElfCore
-from minidump.vmcoreinfo import Translator, VmcoreInfo
+from minidump.files import Closable
+from minidump.elf.core import ElfCore
+from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
 
 
 class FaultError(MinidumpError, LookupError):

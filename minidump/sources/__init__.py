@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass, field
 
 from minidump.errors import FormatError, UsageError
-from minidump.io import PhysicalMemory, parse_int, parse_memory_spec, read_small
+from minidump.files import PhysicalMemory, parse_int, parse_memory_spec, read_small
 from minidump.model import ARCHES, Capture
-from minidump.readers import mddir, rawdump, smem
-from minidump.tables import TableEntry
-from minidump.vmcoreinfo import VmcoreInfo
+from minidump.sources import mddir, rawdump, smem
+from minidump.sources.tables import TableEntry
+from minidump.kernel.vmcoreinfo import VmcoreInfo
 
 VMCOREINFO_MAX = 1 << 16  # the kernel caps it at one page (VMCOREINFO_BYTES)
 FORMATS = ("auto", "mddir", "rawdump", "smem-blob", "ram", "elf")
@@ -40,7 +40,7 @@ def sniff(path: str) -> str | None:
         return "rawdump"
     if smem.sniff_blob(path):
         return "smem-blob"
-    from minidump.readers import elfcore
+    from minidump.elf import core as elfcore
     if elfcore.sniff(path):
         return "elf"
     return None
@@ -92,7 +92,7 @@ def open_capture(opts: InputOptions) -> Capture:
                 capture = mddir.read(opts.input, sahara_table=opts.sahara_table, table=table,
                                      vmcoreinfo=info, arch=opts.arch)
             elif kind == "elf":
-                from minidump.readers import elfcore
+                from minidump.elf import core as elfcore
                 capture = elfcore.read(opts.input)
                 if info is not None:
                     capture.vmcoreinfo, capture.vmcoreinfo_source = info.raw, opts.vmcoreinfo

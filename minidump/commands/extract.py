@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minidump.errors import SymbolError, UsageError
-from minidump.memory import FaultError
+from minidump.kernel.memory import FaultError
 from minidump.model import Capture, Payload, Region
 
 EXIT_OK, EXIT_LOST = 0, 3
@@ -95,7 +95,7 @@ def _symbol_region(vmlinux, capture, name: str, size: int | None, source: str,
 
 
 def _from_regions_file(vmlinux, capture, name: str, out: Selection) -> None:
-    from minidump.regionsfile import load_regions
+    from minidump.meminspect.regionsfile import load_regions
 
     path, specs = load_regions(name)
     label = os.path.basename(path)
@@ -118,8 +118,8 @@ def _from_meminspect(vmlinux, capture, version: str | None, debuginfo, out: Sele
     """Runtime ``inspect_entries[]``, else static ``.inspect_table``; False if neither."""
     from dataclasses import replace
 
-    from minidump.inspect_table import effective, enum_names, read_static
-    from minidump.runtime import read_runtime
+    from minidump.meminspect.static import effective, enum_names, read_static
+    from minidump.meminspect.runtime import read_runtime
 
     static, names = read_static(vmlinux, enum_names(debuginfo), debuginfo, version)
     entries = read_runtime(vmlinux, capture, names, debuginfo)
@@ -138,7 +138,7 @@ def _from_meminspect(vmlinux, capture, version: str | None, debuginfo, out: Sele
 
 
 def _from_memblock(vmlinux, capture, debuginfo, out: Selection) -> None:
-    from minidump.memblock import inspect_regions, layout_from_debuginfo, read_memblock
+    from minidump.meminspect.memblock import inspect_regions, layout_from_debuginfo, read_memblock
 
     try:
         regions = read_memblock(vmlinux, capture, layout_from_debuginfo(debuginfo, vmlinux.bits))
@@ -169,7 +169,7 @@ def _profile(vmlinux, capture, profile: str, out: Selection) -> None:
 def select(vmlinux, capture, *, regions_file: str | None, profile: str | None,
            version: str | None) -> Selection:
     """Every region ``extract`` writes for this capture, in report order."""
-    from minidump.inspect_table import open_debuginfo
+    from minidump.meminspect.static import open_debuginfo
 
     out = Selection()
     has_meminspect = ".inspect_table" in {s.name for s in vmlinux.sections} or \
@@ -223,8 +223,8 @@ def with_payloads(capture, regions: list[Region]) -> list[Region]:
 
 def prepare(args, capture_arg: str) -> tuple[Capture, Selection]:
     """Open the inputs and build the Capture that ``build``'s planner takes."""
-    from minidump.readers.fullcapture import FullCapture
-    from minidump.vmlinux import Vmlinux
+    from minidump.sources.fullcapture import FullCapture
+    from minidump.elf.vmlinux import Vmlinux
 
     with Vmlinux.open(args.vmlinux) as vmlinux, FullCapture.open(capture_arg,
                                                                   args.memory) as full:
@@ -260,8 +260,8 @@ def _inputs(args) -> list[str]:
 
 def run(args) -> int:
     from minidump.cli import _progress
-    from minidump.io import atomic_output
-    from minidump.vmcore import plan_capture, write_vmcore
+    from minidump.files import atomic_output
+    from minidump.vmcore.plan import plan_capture, write_vmcore
 
     inputs = _inputs(args)
     real = os.path.realpath(args.output)
@@ -280,10 +280,10 @@ def run(args) -> int:
 
 
 def _static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:
-    from minidump.inspect_table import enum_names, open_debuginfo, read_static
+    from minidump.meminspect.static import enum_names, open_debuginfo, read_static
     from minidump.model import Status
-    from minidump.render import region_rows, totals
-    from minidump.vmlinux import Vmlinux
+    from minidump.report import region_rows, totals
+    from minidump.elf.vmlinux import Vmlinux
 
     with Vmlinux.open(vmlinux_path) as vmlinux:
         debuginfo = open_debuginfo(vmlinux_path) if vmlinux.section(".inspect_table") else None
@@ -315,8 +315,8 @@ def _static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:
 def run_regions(args) -> int:
     """``minidump regions [INPUT] --vmlinux VMLINUX``."""
     from minidump.cli import _print
-    from minidump.readers import elfcore
-    from minidump.vmcore import plan_capture
+    from minidump.elf import core as elfcore
+    from minidump.vmcore.plan import plan_capture
 
     if args.input is None:
         _print(_static_document(args.vmlinux, args.meminspect_version), args.json)

@@ -1,1 +1,0 @@
-"""Container readers: each has a cheap ``sniff(path)`` and a ``read(...)`` giving a Capture."""
