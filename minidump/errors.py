@@ -1,8 +1,10 @@
 """The exception hierarchy.
 
 Every problem with an input is a :class:`MinidumpError` whose ``str()`` is one
-line: ``PATH: offset 0xOFF (field): problem``.  The CLI prints that line and
-exits 1; anything else that escapes is a bug and keeps its traceback.
+line: ``PATH: offset 0xOFF (field): problem``, with the parts as attributes
+(``.path``, ``.offset``, ``.field``, ``.problem``).  The CLI prints that line
+and exits 1 (2 for a :class:`UsageError`); anything else that escapes is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -61,3 +63,20 @@ class UnsupportedError(MinidumpError):
 
 class UsageError(MinidumpError):
     """Options that contradict each other or name impossible things."""
+
+
+class FaultError(MinidumpError, LookupError):
+    """An address the capture does not hold; ``address`` is the first byte missing."""
+
+    def __init__(self, problem: str, *, address: int, what: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(problem, path=path, field=what)
+        self.address = address
+
+    def located(self, path: str | None = None, base: int = 0,
+                prefix: str | None = None) -> "FaultError":
+        new = FaultError(self.problem, address=self.address, path=path or self.path,
+                         what=f"{prefix}.{self.field}" if prefix and self.field else
+                         (prefix or self.field))
+        new.__cause__ = self.__cause__
+        return new

@@ -1,14 +1,16 @@
-"""Bounded reads, the sparse physical address space, and the atomic output file."""
+"""Files: bounded reads, small side files, and the atomic output file.
+
+Every read of a capture goes through :func:`read_at`, which checks the size
+against the file before it allocates and names the file and offset when it
+cannot read."""
 
 from __future__ import annotations
 
-import bisect
 import io
 import os
 import stat
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from minidump.errors import FormatError, TruncatedError, UsageError
@@ -82,89 +84,6 @@ class Closable:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Extent:
-    """``size`` bytes of physical memory at ``paddr``, held in ``path`` at ``offset``."""
-
-    paddr: int
-    size: int
-    path: str
-    offset: int
-
-    @property
-    def end(self) -> int:
-        return self.paddr + self.size
-
-
-def parse_memory_spec(spec: str) -> Extent:
-    """``FILE@PADDR`` (crash's syntax for raw RAM images) to an Extent."""
-    path, sep, addr = spec.rpartition("@")
-    if not sep or not path:
-        raise UsageError(f"--memory {spec!r}: expected FILE@PADDR")
-    paddr = parse_int(addr, "--memory address")
-    try:
-        size = file_size(path)
-    except OSError as exc:
-        raise UsageError(f"--memory {path}: {exc.strerror}") from None
-    return Extent(paddr, size, path, 0)
-
-
-class PhysicalMemory(Closable):
-    """A sparse physical address space over files; reads are bounded and lazy.
-
-    Overlapping extents are allowed; the first one added that covers an
-    address wins, and a read must lie inside one extent.
-    """
-
-    def __init__(self, extents: list[Extent] | None = None) -> None:
-        self._extents: list[Extent] = []
-        self._starts: list[int] = []
-        self._handles: dict[str, BinaryIO] = {}
-        for extent in extents or ():
-            self.add(extent)
-
-    def add(self, extent: Extent) -> None:
-        if extent.size <= 0:
-            return
-        index = bisect.bisect_right(self._starts, extent.paddr)
-        self._extents.insert(index, extent)
-        self._starts.insert(index, extent.paddr)
-
-    @property
-    def extents(self) -> list[Extent]:
-        return list(self._extents)
-
-    def find(self, paddr: int, size: int = 1) -> Extent | None:
-        """The extent holding ``[paddr, paddr + size)``, or None."""
-        index = bisect.bisect_right(self._starts, paddr)
-        best = None
-        for extent in reversed(self._extents[:index]):
-            if extent.paddr <= paddr and paddr + size <= extent.end:
-                best = extent
-                break
-        return best
-
-    def locate(self, paddr: int, size: int, what: str) -> tuple[str, int]:
-        """(path, file offset) of ``[paddr, paddr + size)`` or a FormatError naming it."""
-        extent = self.find(paddr, size)
-        if extent is None:
-            raise FormatError(f"PA {paddr:#x}+{size:#x} is not inside any --memory image",
-                              field=what)
-        return extent.path, extent.offset + (paddr - extent.paddr)
-
-    def read(self, paddr: int, size: int, what: str) -> bytes:
-        path, offset = self.locate(paddr, size, what)
-        fh = self._handles.get(path)
-        if fh is None:
-            fh = self._handles[path] = open(path, "rb")  # noqa: SIM115 - closed in close()
-        return read_at(fh, offset, size, path=path, what=what)
-
-    def close(self) -> None:
-        for fh in self._handles.values():
-            fh.close()
-        self._handles.clear()
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -1,16 +1,18 @@
-"""Shared fixtures: the bundled samples and the sample generator."""
+"""Shared fixtures: the bundled samples, and the opt-in real-kernel captures.
+
+The synthetic inputs are built by :mod:`builders` (this directory is on
+``sys.path`` as the tests' root, so test modules import ``builders.*``).
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples" / "arm64-meminspect"
-sys.path.insert(0, str(ROOT / "tools"))
+from builders import SAMPLES
+from builders.realkernel import normalized, realkernel  # noqa: F401 - fixtures for every test
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +23,3 @@ def samples() -> Path:
 @pytest.fixture(scope="session")
 def expected() -> dict:
     return json.loads((SAMPLES / "expected.json").read_text())
-
-
-def memory_args(ram: Path) -> list[str]:
-    """``--memory FILE@PADDR`` for every line of ram/MEMORY.txt."""
-    args = []
-    for line in (ram / "MEMORY.txt").read_text().split():
-        args += ["--memory", str(ram / line)]
-    return args

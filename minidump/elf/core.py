@@ -1,5 +1,9 @@
-"""ELF core files: our own vmcores, kdump ``/proc/vmcore`` copies and QEMU
-``dump-guest-memory`` output.
+"""ELF identification and core files: our own vmcores, kdump ``/proc/vmcore`` copies and
+QEMU ``dump-guest-memory`` output.
+
+:func:`elf_layout` is the one ``e_ident`` check (class and byte order pick the
+schemas of ``formats/elf.py``); the core reader, the kernel's header region
+(:mod:`minidump.elf.kelf`) and the vmlinux reader all start with it.
 
 Only headers and notes are read up front; memory stays in the file.  QEMU
 puts section headers before the program headers (``e_phoff`` 192) and may use
@@ -12,18 +16,17 @@ import os
 from dataclasses import dataclass, field
 
 from minidump.errors import FormatError
-from minidump.formats.common import field_offsets, parse_at
-from minidump.formats.elf import (ELFCLASS, ELFDATA, ET, PN_XNUM, PT, VMCOREINFO_NOTE_NAME,
-                                  Elf_Ident, elf_structs)
 from minidump.files import read_at
-from minidump.model import Arch, Capture, Note, Payload, Region
-
-MAX_NOTES_BYTES = 64 << 20  # a PT_NOTE bigger than this is not a kernel's
+from minidump.formats.common import field_offsets, parse_at
+from minidump.formats.elf import (ELFCLASS, ELFDATA, ELFMAG, ET, PN_XNUM, PT,
+                                  VMCOREINFO_NOTE_NAME, Elf_Ident, ElfStructs, elf_structs)
+from minidump.limits import NOTES_MAX
+from minidump.model import Arch, Note
 
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """One PT_LOAD."""
+    """One PT_LOAD (``index`` is its phdr number)."""
 
     index: int
     paddr: int
@@ -36,6 +39,8 @@ class Load:
 
 @dataclass(slots=True)
 class ElfCore:
+    """A core file's identity, PT_LOADs and notes."""
+
     path: str
     arch: Arch
     loads: list[Load] = field(default_factory=list)
@@ -44,15 +49,13 @@ class ElfCore:
 
     @property
     def vmcoreinfo(self) -> bytes | None:
-        for note in self.notes:
-            if note.name == VMCOREINFO_NOTE_NAME and note.type == 0:
-                return note.desc.rstrip(b"\0")
-        return None
+        """The VMCOREINFO note's text, or None."""
+        return vmcoreinfo_note(self.notes)
 
 
 def is_elf_core(head: bytes) -> bool:
     """ELF magic, a known class and byte order, and ET_CORE: nothing else."""
-    if len(head) < 18 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+    if len(head) < 18 or head[:4] != ELFMAG or head[4] not in (1, 2) or head[5] not in (1, 2):
         return False
     return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == ET.CORE
 
@@ -64,12 +67,12 @@ def sniff(path: str) -> bool:
         return is_elf_core(fh.read(18))
 
 
-def ehdr_error(elf, field: str, problem: str, path: str | None) -> FormatError:
+def ehdr_error(elf: ElfStructs, field: str, problem: str, path: str | None) -> FormatError:
     """A FormatError located at an ELF header field."""
     return FormatError(problem, path=path, offset=field_offsets(elf.Elf_Ehdr)[field], field=field)
 
 
-def elf_layout(ident_bytes: bytes, path: str | None = None):
+def elf_layout(ident_bytes: bytes, path: str | None = None) -> ElfStructs:
     """The schemas for the class and byte order ``e_ident`` names, or a located error."""
     ident = parse_at(Elf_Ident, ident_bytes, path=path, what="e_ident")
     if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
@@ -82,17 +85,26 @@ def elf_layout(ident_bytes: bytes, path: str | None = None):
                        64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32)
 
 
+def check_core_header(ehdr, elf: ElfStructs, path: str | None) -> None:
+    """ET_CORE with program headers of the class's size."""
+    if ehdr.e_type != ET.CORE:
+        raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
+                          field="e_type")
+    if ehdr.e_phentsize != elf.phdr_size:
+        raise ehdr_error(elf, "e_phentsize", f"expected {elf.phdr_size}, got {ehdr.e_phentsize}",
+                         path)
+
+
 def read_core(path: str) -> ElfCore:
     """Parse the ELF header, program headers and notes of a core file."""
+    from minidump.elf.notes import iter_notes
+
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         elf = elf_layout(read_at(fh, 0, 16, path=path, what="e_ident"), path)
-        bits = elf.bits
         ehdr = parse_at(elf.Elf_Ehdr, read_at(fh, 0, elf.ehdr_size, path=path, what="Elf_Ehdr"),
                         path=path)
-        if ehdr.e_type != ET.CORE:
-            raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
-                              field="e_type")
+        check_core_header(ehdr, elf, path)
         phnum = ehdr.e_phnum
         if phnum == PN_XNUM:
             if not ehdr.e_shoff:
@@ -101,14 +113,12 @@ def read_core(path: str) -> ElfCore:
             sh0 = parse_at(elf.Elf_Shdr, read_at(fh, ehdr.e_shoff, elf.shdr_size, path=path,
                                                  what="Elf_Shdr[0]"), path=path, base=ehdr.e_shoff)
             phnum = sh0.sh_info
-        if ehdr.e_phentsize != elf.phdr_size:
-            raise ehdr_error(elf, "e_phentsize", f"expected {elf.phdr_size}, got "
-                             f"{ehdr.e_phentsize}", path)
         if ehdr.e_phoff + phnum * elf.phdr_size > size:
             raise ehdr_error(elf, "e_phnum", f"{phnum} program headers at {ehdr.e_phoff:#x} run "
                              f"past the end of the file ({size:#x} bytes)", path)
         table = read_at(fh, ehdr.e_phoff, phnum * elf.phdr_size, path=path, what="Elf_Phdr")
-        core = ElfCore(path, Arch(ehdr.e_machine, bits, elf.little_endian), size=size)
+        core = ElfCore(path, Arch(ehdr.e_machine, elf.bits, elf.little_endian), size=size)
+        notes_read = 0
         for i in range(phnum):
             ph = parse_at(elf.Elf_Phdr, table, i * elf.phdr_size, path=path, base=ehdr.e_phoff,
                           what=f"{elf.Elf_Phdr.name}[{i}]")
@@ -120,49 +130,26 @@ def read_core(path: str) -> ElfCore:
                 core.loads.append(Load(i, ph.p_paddr, ph.p_vaddr, ph.p_offset,
                                        min(ph.p_filesz, max(0, size - ph.p_offset)), ph.p_memsz))
             elif ph.p_type == PT.NOTE:
-                if ph.p_offset + ph.p_filesz > size or ph.p_filesz > MAX_NOTES_BYTES:
+                if ph.p_offset + ph.p_filesz > size or ph.p_filesz > NOTES_MAX:
                     raise FormatError(f"PT_NOTE {ph.p_offset:#x}+{ph.p_filesz:#x} runs past the "
                                       "end of the file", path=path, offset=at,
                                       field=f"{elf.Elf_Phdr.name}[{i}].p_filesz")
+                notes_read += ph.p_filesz
+                if notes_read > NOTES_MAX:
+                    # bound the total, not just each segment: many PT_NOTEs may share one note
+                    raise FormatError(f"PT_NOTE segments hold {notes_read:#x} bytes together, "
+                                      f"more than any kernel writes ({NOTES_MAX:#x})",
+                                      path=path, offset=at,
+                                      field=f"{elf.Elf_Phdr.name}[{i}].p_filesz")
                 data = read_at(fh, ph.p_offset, ph.p_filesz, path=path, what="PT_NOTE")
-                core.notes += parse_notes(data, elf, path=path, base=ph.p_offset,
-                                          align=8 if ph.p_align == 8 else 4)
+                core.notes += [Note(n.name, n.type, n.desc) for n in iter_notes(
+                    data, elf, path=path, base=ph.p_offset, align=8 if ph.p_align == 8 else 4)]
     return core
 
 
-def parse_notes(data: bytes, elf, *, path: str | None = None, base: int = 0,
-                align: int = 4) -> list[Note]:
-    """Notes of one PT_NOTE; a note running past the segment is an error."""
-    notes, pos, index = [], 0, 0
-    up = (lambda n: (n + align - 1) & ~(align - 1))
-    while pos + 12 <= len(data):
-        nh = parse_at(elf.Elf_Nhdr, data, pos, path=path, base=base, what=f"note[{index}]")
-        if nh.n_namesz == 0 and nh.n_descsz == 0 and nh.n_type == 0:
-            break  # zero padding at the end of the segment
-        name_at = pos + 12
-        desc_at = name_at + up(nh.n_namesz)
-        end = desc_at + up(nh.n_descsz)
-        if desc_at + nh.n_descsz > len(data):
-            which = "n_namesz" if desc_at > len(data) else "n_descsz"
-            raise FormatError(f"note of {nh.n_namesz}+{nh.n_descsz} bytes runs past the "
-                              f"PT_NOTE segment ({len(data):#x} bytes)", path=path,
-                              offset=base + pos, field=f"note[{index}].{which}")
-        name = bytes(data[name_at:name_at + nh.n_namesz]).rstrip(b"\0")
-        notes.append(Note(name, nh.n_type, bytes(data[desc_at:desc_at + nh.n_descsz])))
-        pos, index = end, index + 1
-    return notes
-
-
-def read(path: str, **_) -> Capture:
-    """A core file as a Capture: one region per PT_LOAD, notes and VMCOREINFO as they are."""
-    core = read_core(path)
-    capture = Capture(path, "ELF core")
-    capture.arch = core.arch
-    capture.notes = [n for n in core.notes if n.name != VMCOREINFO_NOTE_NAME]
-    capture.vmcoreinfo = core.vmcoreinfo
-    capture.vmcoreinfo_source = f"{os.path.basename(path)} note" if capture.vmcoreinfo else ""
-    for load in core.loads:
-        capture.regions.append(Region(f"PT_LOAD[{load.index}]", load.memsz, load.paddr,
-                                      load.vaddr or None, None, os.path.basename(path),
-                                      Payload(path, load.offset, load.filesz)))
-    return capture
+def vmcoreinfo_note(notes: list[Note]) -> bytes | None:
+    """The text of the VMCOREINFO note (name ``VMCOREINFO``, type 0), NULs stripped."""
+    for note in notes:
+        if note.name == VMCOREINFO_NOTE_NAME and note.type == 0:
+            return note.desc.rstrip(b"\0")
+    return None

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minidump.elf.core import Load, check_core_header, ehdr_error, elf_layout
+from minidump.elf.notes import iter_notes
 from minidump.errors import FormatError, UnsupportedError
 from minidump.formats.common import parse_at
-from minidump.formats.elf import ET, PT, SHT, VMCOREINFO_NOTE_NAME, note_align
+from minidump.formats.elf import PT, SHT, VMCOREINFO_NOTE_NAME
 from minidump.model import Arch, Note
-from minidump.elf.core import Load, ehdr_error, elf_layout
 
 
 @dataclass(slots=True)
@@ -39,14 +40,8 @@ class Kelf:
 def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
     """Parse the header region; raise a located FormatError when it is not one."""
     elf = elf_layout(bytes(data[:16]), path)
-    little, bits = elf.little_endian, elf.bits
     ehdr = parse_at(elf.Elf_Ehdr, data, 0, path=path)
-    if ehdr.e_type != ET.CORE:
-        raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
-                          field="e_type")
-    if ehdr.e_phentsize != elf.phdr_size:
-        raise ehdr_error(elf, "e_phentsize", f"expected {elf.phdr_size}, got {ehdr.e_phentsize}",
-                         path)
+    check_core_header(ehdr, elf, path)
     if ehdr.e_phnum == 0:
         raise ehdr_error(elf, "e_phnum", "no program headers", path)
     end = ehdr.e_phoff + ehdr.e_phnum * elf.phdr_size
@@ -57,7 +52,7 @@ def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
     phdrs = [parse_at(elf.Elf_Phdr, data, ehdr.e_phoff + i * elf.phdr_size, path=path,
                       what=f"{elf.Elf_Phdr.name}[{i}]") for i in range(ehdr.e_phnum)]
     kelf = Kelf("downstream" if ehdr.e_shnum else "meminspect",
-                Arch(ehdr.e_machine, bits, little))
+                Arch(ehdr.e_machine, elf.bits, elf.little_endian))
 
     names: dict[tuple[int, int], str] = {}
     if ehdr.e_shnum:
@@ -111,33 +106,11 @@ def _section_names(data, ehdr, elf, path) -> dict[tuple[int, int], str]:
 
 def _parse_notes(kelf: Kelf, data: bytes, ph, elf, path, index: int) -> None:
     """Notes inside the region; the VMCOREINFO descriptor may lie beyond it."""
-    pos, end = ph.p_offset, ph.p_offset + ph.p_filesz
-    nhdr_size = elf.Elf_Nhdr.sizeof()
-    count = 0
-    while pos + nhdr_size <= end:
-        if pos + nhdr_size > len(data):
-            raise FormatError("note header runs past the region end", path=path, offset=pos,
-                              field=f"note[{count}]")
-        nh = parse_at(elf.Elf_Nhdr, data, pos, path=path, what=f"note[{count}]")
-        name_at = pos + nhdr_size
-        desc_at = name_at + note_align(nh.n_namesz)
-        if nh.n_namesz == 0 or desc_at > len(data):
-            raise FormatError(f"note name of {nh.n_namesz} bytes runs past the region end",
-                              path=path, offset=pos, field=f"note[{count}].n_namesz")
-        name = bytes(data[name_at:name_at + nh.n_namesz]).rstrip(b"\0")
-        next_pos = desc_at + note_align(nh.n_descsz)
-        if name == VMCOREINFO_NOTE_NAME:
-            kelf.vmcoreinfo_descsz = nh.n_descsz
-            kelf.vmcoreinfo_offset = desc_at
-            if desc_at + nh.n_descsz <= len(data) and kelf.variant != "meminspect":
-                kelf.notes.append(Note(name, nh.n_type, bytes(data[desc_at:desc_at + nh.n_descsz])))
-        else:
-            if desc_at + nh.n_descsz > len(data):
-                raise FormatError(f"note descriptor of {nh.n_descsz:#x} bytes runs past the "
-                                  "region end", path=path, offset=pos, field=f"note[{count}].n_descsz")
-            kelf.notes.append(Note(name, nh.n_type, bytes(data[desc_at:desc_at + nh.n_descsz])))
-        if next_pos > end and name != VMCOREINFO_NOTE_NAME:
-            raise FormatError("note runs past the PT_NOTE segment", path=path, offset=pos,
-                              field=f"note[{count}]")
-        pos = next_pos
-        count += 1
+    for note in iter_notes(data, elf, start=ph.p_offset, end=ph.p_offset + ph.p_filesz,
+                           path=path, open_ended=(VMCOREINFO_NOTE_NAME,)):
+        if note.name == VMCOREINFO_NOTE_NAME:
+            kelf.vmcoreinfo_descsz = note.descsz
+            kelf.vmcoreinfo_offset = note.desc_offset
+            if note.desc is None or kelf.variant == "meminspect":
+                continue   # meminspect: the descriptor is the next region (ID 2)
+        kelf.notes.append(Note(note.name, note.type, note.desc))

@@ -21,9 +21,10 @@ from typing import BinaryIO, Iterator
 
 from minidump.errors import FormatError, SymbolError
 from minidump.formats.common import parse_at, struct_format
-from minidump.formats.elf import (ELFCLASS, ELFDATA, R_AARCH64_RELATIVE, R_X86_64_RELATIVE,
-                                  STT_FUNC, STT_OBJECT, Elf_Ident, elf_structs)
+from minidump.elf.core import elf_layout
 from minidump.files import Closable, read_at
+from minidump.formats.elf import (R_AARCH64_RELATIVE, R_X86_64_RELATIVE, STT_FUNC, STT_OBJECT,
+                                  elf_structs)
 from minidump.model import Arch
 
 STT_NOTYPE = 0
@@ -172,14 +173,9 @@ class Vmlinux(Closable):
 
         self.fh = fh
         self.path = path
-        ident = parse_at(Elf_Ident, read_at(fh, 0, 16, path=path, what="e_ident"), path=path,
-                         what="e_ident")
-        if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64) or ident.EI_DATA not in (
-                ELFDATA.LSB, ELFDATA.MSB):
-            raise FormatError("not an ELF32/ELF64 file", path=path, offset=4, field="e_ident")
-        self.bits = 64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32
-        self.little_endian = ident.EI_DATA == ELFDATA.LSB
-        self.elf = elf_structs(self.little_endian, self.bits)
+        self.elf = elf_layout(read_at(fh, 0, 16, path=path, what="e_ident"), path)
+        self.bits = self.elf.bits
+        self.little_endian = self.elf.little_endian
         ehdr = parse_at(self.elf.Elf_Ehdr, read_at(fh, 0, self.elf.ehdr_size, path=path,
                                                    what="Elf_Ehdr"), path=path)
         self.arch = Arch(ehdr.e_machine, self.bits, self.little_endian)

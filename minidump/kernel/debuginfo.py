@@ -390,12 +390,13 @@ class DebugInfo(Closable):
     @cached_property
     def build_id(self) -> str | None:
         """The GNU build-id as lowercase hex (what VMCOREINFO's BUILD-ID holds)."""
-        from minidump.elf.core import parse_notes
+        from minidump.elf.notes import iter_notes
         for section in self.vmlinux.sections:
             if section.type != "SHT_NOTE":
                 continue
-            for note in parse_notes(self.vmlinux.section_data(section), self.vmlinux.elf,
-                                    path=self.path, base=section.offset):
+            for note in iter_notes(self.vmlinux.section_data(section), self.vmlinux.elf,
+                                   path=self.path, base=section.offset,
+                                   container=f"section {section.name}"):
                 if note.name == b"GNU" and note.type == NT_GNU_BUILD_ID:
                     return note.desc.hex()
         return None

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from minidump.errors import MinidumpError
-from minidump.kernel.memory import CoreMemory
 from minidump.kernel.printk import ring_regions
-from minidump.elf.core import ElfCore
-from minidump.kernel.vmcoreinfo import MASK64, Translator, VmcoreInfo
+from minidump.kernel.translate import MASK64, Translator
+from minidump.model import Arch
+
+if TYPE_CHECKING:
+    from minidump.capture import Capture
 
 #: kernel/panic.c: taint_flags[] letters, bit order (TAINT_PROPRIETARY_MODULE = 0 ...)
 TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
@@ -55,13 +59,17 @@ class Requirement:
 
 
 class Inspector:
-    """Reads facts from one core; ``dbg`` is an optional :class:`DebugInfo`."""
+    """Reads facts from one capture; ``dbg`` is an optional :class:`DebugInfo`."""
 
-    def __init__(self, core: ElfCore, info: VmcoreInfo | None, mem: CoreMemory,
-                 dbg=None) -> None:
-        self.core, self.info, self.mem, self.dbg = core, info, mem, dbg
-        self.order = "little" if core.arch.little_endian else "big"
-        self.word = core.arch.bits // 8
+    def __init__(self, capture: "Capture", dbg=None) -> None:
+        self.capture, self.info, self.dbg = capture, capture.vmcoreinfo, dbg
+        self.arch = capture.elf_arch or Arch(0)
+        self.order = self.arch.byteorder
+        self.word = self.arch.bits // 8
+
+    @property
+    def mem(self):
+        return self.capture.kernel
 
     # -- memory helpers -------------------------------------------------------
     def runtime(self, name: str) -> int | None:
@@ -84,8 +92,7 @@ class Inspector:
 
     def by_vaddr(self, vaddr: int, size: int) -> bool:
         """Covered by one PT_LOAD's ``p_vaddr`` range (vmcore-dmesg's only lookup)."""
-        return any(l.vaddr and l.vaddr <= vaddr and vaddr + size <= l.vaddr + l.filesz
-                   for l in self.core.loads)
+        return self.capture.memory.find_mapped(vaddr, size) is not None
 
     # -- facts ----------------------------------------------------------------
     def utsname(self) -> dict[str, str]:
@@ -127,13 +134,13 @@ class Inspector:
             raw = self.read(self.runtime("__cpu_online_mask"), size, "__cpu_online_mask")
             if raw is not None:
                 return sum(bin(b).count("1") for b in raw), "__cpu_online_mask"
-        prstatus = sum(1 for n in self.core.notes if n.name == b"CORE" and n.type == 1)
+        prstatus = sum(1 for n in self.capture.notes if n.name == b"CORE" and n.type == 1)
         return (prstatus or None), "NT_PRSTATUS notes" if prstatus else ""
 
     # -- readiness ------------------------------------------------------------
     def readiness(self) -> list[Requirement]:
         rows: list[Requirement] = []
-        info, arch = self.info, self.core.arch.name
+        info, arch = self.info, self.arch.name
         has_note = info is not None
 
         def key(consumer: str, name: str, why: str = "") -> None:
@@ -196,36 +203,32 @@ class Inspector:
         if info is None or info.symbol("prb") is None:
             return [("printk ring (SYMBOL(prb))", None, 0)]
         try:
-            regions = ring_regions(self.mem, info, bits=self.core.arch.bits,
-                                   little=self.core.arch.little_endian)
+            regions = ring_regions(self.mem, info, bits=self.arch.bits,
+                                   little=self.arch.little_endian)
         except MinidumpError as exc:
             return [("printk ring", info.symbol("prb"), self.word),
                     (f"printk ring ({exc.problem})", None, 0)]
         return [(r.name, r.vaddr, r.size) for r in regions]
 
 
-def gather(core: ElfCore, info: VmcoreInfo | None, mem: CoreMemory, dbg=None) -> dict:
+def gather(capture: "Capture", dbg=None) -> dict:
     """The ``minidump info`` document: facts, per-arch layout and readiness rows."""
     from dataclasses import asdict
 
-    from minidump.kernel.printk import read_log
-    ins = Inspector(core, info, mem, dbg)
-    page_offset = ins.word_at("page_offset_base")
-    if page_offset is not None and info is not None:
-        # x86_64 CONFIG_RANDOMIZE_MEMORY: the direct map base lives in memory
-        mem.translator = Translator(core.arch.name, info, page_offset=page_offset)
+    info = capture.vmcoreinfo
+    ins = Inspector(capture, dbg)
     first = None
     log_error = ""
     if info is not None:
         try:
-            log = read_log(mem, info, bits=core.arch.bits, little=core.arch.little_endian)
-            first = log.records[0].text if log.records else None
+            records = capture.kernel_log().records
+            first = records[0].raw if records else None
         except MinidumpError as exc:
             log_error = exc.problem
     banner, banner_source = ins.banner(first)
     cpus, cpus_source = ins.cpus_online()
     jiffies = ins.word_at("jiffies_64", 8)
-    arch = core.arch.name
+    arch = ins.arch.name
     layout = asdict(Translator(arch, info).layout()) if info else None
     facts = {
         "release": info.osrelease if info else None,
@@ -241,7 +244,8 @@ def gather(core: ElfCore, info: VmcoreInfo | None, mem: CoreMemory, dbg=None) ->
     }
     rows = ins.readiness()
     summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
-    return {"input": core.path, "vmlinux": dbg.path if dbg else None, "facts": facts,
+    return {"input": capture.input, "container": capture.container,
+            "vmlinux": dbg.path if dbg else None, "facts": facts,
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
             "readiness": [asdict(r) for r in rows], "ready": summary}
 
@@ -253,7 +257,7 @@ def _verdict(states: list[bool | None]) -> bool | None:
     return None if None in states else True
 
 
-def verify_vmlinux(info: VmcoreInfo | None, ins_banner: str | None, dbg, path: str) -> list[str]:
+def verify_vmlinux(info, ins_banner: str | None, dbg, path: str) -> list[str]:
     """Mismatches between a capture and a vmlinux: BUILD-ID, then ``linux_banner``."""
     problems = []
     if info is not None and info.build_id and dbg.build_id and info.build_id != dbg.build_id:

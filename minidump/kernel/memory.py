@@ -1,106 +1,230 @@
-"""Reading kernel memory by physical or virtual address from an ELF core.
+"""The one memory model: physical extents over files, and the kernel's view on top.
 
-Virtual reads use a PT_LOAD whose ``p_vaddr`` covers the address (as
-vmcore-dmesg does), then the kernel-image / linear-map rules of
-:class:`~minidump.kernel.vmcoreinfo.Translator` and a physical PT_LOAD.  No page
-tables: a minidump rarely holds them.
+:class:`PhysicalMemory` is a sparse physical address space over the files
+that hold captured bytes -- region blobs, RAM images ``FILE@PADDR``, an ELF
+core's PT_LOADs.  Reads are bounded and lazy: nothing is loaded whole, files
+are opened on first use and closed with the memory.
+
+:class:`KernelMemory` reads kernel virtual addresses: first through the
+virtual addresses the capture itself gives (a PT_LOAD's ``p_vaddr``, a region's
+address in the kernel's header, as vmcore-dmesg does), then by the
+kernel-image and linear-map rules of :class:`~minidump.kernel.translate.Translator`.
+No page tables: a minidump rarely holds them.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable
 
-from minidump.errors import MinidumpError
-from minidump.files import Closable
-from minidump.elf.core import ElfCore
-from minidump.kernel.vmcoreinfo import Translator, VmcoreInfo
+from minidump.errors import FaultError
+from minidump.files import Closable, read_at
+from minidump.model import Arch
 
-
-class FaultError(MinidumpError, LookupError):
-    """An address the capture does not hold."""
-
-    def __init__(self, problem: str, *, address: int, what: str | None = None,
-                 path: str | None = None) -> None:
-        super().__init__(problem, path=path, field=what)
-        self.address = address
+from minidump.kernel.translate import MASK64  # noqa: E402
 
 
-class CoreMemory(Closable):
-    """Bounded reads from one ELF core; the file stays closed between calls."""
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """``size`` bytes of memory at ``paddr`` (and at ``vaddr`` where known), held in ``path``
+    at ``offset``."""
 
-    def __init__(self, core: ElfCore, vmcoreinfo: VmcoreInfo | None = None,
-                 arch: str | None = None) -> None:
-        self.core = core
-        self.vmcoreinfo = vmcoreinfo
-        arch = arch or core.arch.name
-        self.translator = Translator(arch, vmcoreinfo) if vmcoreinfo else None
-        self._phys = sorted((l for l in core.loads if l.filesz), key=lambda l: l.paddr)
-        self._phys_starts = [l.paddr for l in self._phys]
-        self._virt = sorted((l for l in core.loads if l.filesz and l.vaddr),
-                            key=lambda l: l.vaddr)
-        self._virt_starts = [l.vaddr for l in self._virt]
-        self._fh = open(core.path, "rb")  # noqa: SIM115 - closed in close()
+    paddr: int
+    size: int
+    path: str
+    offset: int
+    vaddr: int | None = None
 
-    def close(self) -> None:
-        self._fh.close()
+    @property
+    def end(self) -> int:
+        return self.paddr + self.size
 
-    @staticmethod
-    def _find(loads, starts, addr: int, attr: str):
-        index = bisect.bisect_right(starts, addr) - 1
-        while index >= 0:
-            load = loads[index]
-            base = getattr(load, attr)
-            if base <= addr < base + load.filesz:
-                return load, addr - base
-            if addr - base > 1 << 40:
-                break
+
+class _Index:
+    """Extents sorted by one address, with the running maximum of their ends.
+
+    ``pieces`` walks back from the last extent starting at or below an address
+    only while an earlier one can still reach it, so overlapping extents are
+    found exactly and a lookup costs O(log n + overlaps).
+    """
+
+    def __init__(self, extents: Iterable[Extent], key: str) -> None:
+        self.key = key
+        self.items = sorted(extents, key=lambda e: getattr(e, key))
+        self.starts = [getattr(e, key) for e in self.items]
+        self.reach: list[int] = []
+        top = -1
+        for extent, start in zip(self.items, self.starts):
+            top = max(top, start + extent.size)
+            self.reach.append(top)
+
+    def find(self, addr: int, size: int = 1) -> Extent | None:
+        """The extent holding ``[addr, addr + size)`` whole, or None."""
+        index = bisect.bisect_right(self.starts, addr) - 1
+        while index >= 0 and self.reach[index] > addr:
+            extent, start = self.items[index], self.starts[index]
+            if start <= addr and addr + size <= start + extent.size:
+                return extent
             index -= 1
         return None
 
-    def _read(self, loads, starts, addr: int, size: int, attr: str, what: str) -> bytes:
-        out = bytearray()
-        cur = addr
-        while len(out) < size:
-            hit = self._find(loads, starts, cur, attr)
+    def covering(self, addr: int) -> tuple[Extent, int] | None:
+        """The extent holding ``addr`` that reaches furthest, and how far that is."""
+        index = bisect.bisect_right(self.starts, addr) - 1
+        best = None
+        while index >= 0 and self.reach[index] > addr:
+            extent, start = self.items[index], self.starts[index]
+            if start + extent.size > addr and (best is None or start + extent.size > best[1]):
+                best = (extent, start + extent.size)
+            index -= 1
+        return best
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """``size`` bytes at address ``addr`` held in ``path`` at ``offset``."""
+
+    addr: int
+    size: int
+    path: str
+    offset: int
+
+
+class PhysicalMemory(Closable):
+    """A sparse physical address space over files; reads are bounded and lazy.
+
+    Overlapping extents are allowed (they hold the same bytes: the planner
+    never writes two that differ); a read may span adjacent extents.
+    """
+
+    def __init__(self, extents: Iterable[Extent] = (), *, name: str | None = None) -> None:
+        self.name = name
+        self._extents = [e for e in extents if e.size > 0]
+        self._phys = _Index(self._extents, "paddr")
+        self._virt = _Index([e for e in self._extents if e.vaddr is not None], "vaddr")
+        self._handles: dict[str, BinaryIO] = {}
+
+    @property
+    def extents(self) -> list[Extent]:
+        return list(self._extents)
+
+    def with_extents(self, extents: Iterable[Extent]) -> "PhysicalMemory":
+        """A new memory over these extents and then this one's (files reopen on use)."""
+        return PhysicalMemory(list(extents) + self._extents, name=self.name)
+
+    def find(self, paddr: int, size: int = 1) -> Extent | None:
+        """The extent holding ``[paddr, paddr + size)`` whole, or None."""
+        return self._phys.find(paddr, size)
+
+    def find_mapped(self, vaddr: int, size: int = 1) -> Extent | None:
+        """The extent whose own virtual range holds ``[vaddr, vaddr + size)`` whole, or None."""
+        return self._virt.find(vaddr, size)
+
+    def pieces(self, addr: int, size: int, *, virtual: bool = False) -> list[Piece]:
+        """The file ranges holding ``[addr, addr + size)``, up to the first hole."""
+        index, key = (self._virt, "vaddr") if virtual else (self._phys, "paddr")
+        out: list[Piece] = []
+        cur, end = addr, addr + size
+        while cur < end:
+            hit = index.covering(cur)
             if hit is None:
-                kind = "physical" if attr == "paddr" else "virtual"
-                raise FaultError(f"{kind} address {cur:#x} is not in the capture"
-                                 + (f" (reading {what})" if what else ""),
-                                 address=cur, what=what, path=self.core.path)
-            load, delta = hit
-            n = min(size - len(out), load.filesz - delta)
-            self._fh.seek(load.offset + delta)
-            chunk = self._fh.read(n)
-            if len(chunk) != n:
-                raise FaultError(f"file ends inside PT_LOAD[{load.index}]", address=cur,
-                                 what=what, path=self.core.path)
-            out += chunk
+                break
+            extent, reach = hit
+            n = min(end, reach) - cur
+            out.append(Piece(cur, n, extent.path, extent.offset + cur - getattr(extent, key)))
             cur += n
-        return bytes(out)
+        return out
+
+    def held(self, addr: int, size: int, *, virtual: bool = False) -> bool:
+        """Whether every byte of ``[addr, addr + size)`` is captured."""
+        return sum(p.size for p in self.pieces(addr, size, virtual=virtual)) == size
+
+    def _read_pieces(self, pieces: list[Piece], what: str) -> bytes:
+        out = []
+        for piece in pieces:
+            fh = self._handles.get(piece.path)
+            if fh is None:
+                fh = self._handles[piece.path] = open(piece.path, "rb")  # noqa: SIM115
+            out.append(read_at(fh, piece.offset, piece.size, path=piece.path, what=what or None))
+        return b"".join(out)
+
+    def read(self, paddr: int, size: int, what: str = "") -> bytes:
+        """``size`` captured bytes at physical ``paddr``, or a FaultError at the first hole."""
+        pieces = self.pieces(paddr, size)
+        held = sum(p.size for p in pieces)
+        if held < size:
+            raise FaultError(f"physical address {paddr + held:#x} is not in the capture"
+                             + (f" (reading {what})" if what else ""), address=paddr + held,
+                             what=what or None, path=self.name)
+        return self._read_pieces(pieces, what)
+
+    def read_mapped(self, vaddr: int, size: int, what: str = "") -> bytes | None:
+        """Bytes at ``vaddr`` through the extents' own virtual addresses; None if not all held."""
+        pieces = self.pieces(vaddr, size, virtual=True)
+        if sum(p.size for p in pieces) < size:
+            return None
+        return self._read_pieces(pieces, what)
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            fh.close()
+        self._handles.clear()
+
+
+class KernelMemory:
+    """Kernel virtual reads over a :class:`PhysicalMemory`.
+
+    ``translator`` is None when VMCOREINFO or the arch is unknown; then only
+    the capture's own virtual addresses are readable.  ``kerneloffset`` is the
+    KASLR offset (``KERNELOFFSET``) that turns link-time addresses into runtime ones.
+    """
+
+    def __init__(self, memory: PhysicalMemory, arch: Arch | None, translator=None,
+                 kerneloffset: int = 0) -> None:
+        self.memory = memory
+        self.arch = arch
+        self.translator = translator
+        self.kerneloffset = kerneloffset
+
+    @property
+    def path(self) -> str | None:
+        """The capture's name, for messages."""
+        return self.memory.name
+
+    def runtime(self, link_vaddr: int) -> int:
+        """Runtime address of a link-time kernel-image address."""
+        return (link_vaddr + self.kerneloffset) & MASK64
+
+    def pa(self, vaddr: int) -> int | None:
+        """Physical address of a kernel-image or linear-map address; None elsewhere."""
+        return self.translator.pa(vaddr) if self.translator is not None else None
+
+    def linear_va(self, paddr: int) -> int | None:
+        """Linear-map alias of a physical address, where the rules give one."""
+        return self.translator.linear_va(paddr) if self.translator is not None else None
 
     def read_phys(self, paddr: int, size: int, what: str = "") -> bytes:
-        return self._read(self._phys, self._phys_starts, paddr, size, "paddr", what)
+        return self.memory.read(paddr, size, what)
 
     def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes:
-        """Bytes at a kernel virtual address: p_vaddr first, then image/linear translation."""
+        """Bytes at a kernel virtual address: the capture's own mapping, then translation."""
+        data = self.memory.read_mapped(vaddr, size, what)
+        if data is not None:
+            return data
+        paddr = self.pa(vaddr)
+        if paddr is None:
+            raise FaultError(f"virtual address {vaddr:#x} is not in the capture"
+                             + (f" (reading {what})" if what else ""), address=vaddr,
+                             what=what or None, path=self.memory.name)
         try:
-            return self._read(self._virt, self._virt_starts, vaddr, size, "vaddr", what)
-        except FaultError:
-            paddr = self.translator.pa(vaddr) if self.translator else None
-            if paddr is None:
-                raise
-            try:
-                return self.read_phys(paddr, size, what)
-            except FaultError as exc:
-                raise FaultError(f"virtual address {vaddr:#x} (PA {paddr:#x}) is not in the "
-                                 f"capture" + (f" (reading {what})" if what else ""),
-                                 address=vaddr, what=what, path=self.core.path) from exc
+            return self.memory.read(paddr, size, what)
+        except FaultError as exc:
+            raise FaultError(f"virtual address {vaddr:#x} (PA {paddr:#x}) is not in the "
+                             f"capture" + (f" (reading {what})" if what else ""),
+                             address=vaddr, what=what or None, path=self.memory.name) from exc
 
-    def u64(self, vaddr: int, what: str = "") -> int:
-        order = "little" if self.core.arch.little_endian else "big"
-        return int.from_bytes(self.read_virt(vaddr, 8, what), order)
-
-    def word(self, vaddr: int, what: str = "") -> int:
-        n = self.core.arch.bits // 8
-        order = "little" if self.core.arch.little_endian else "big"
-        return int.from_bytes(self.read_virt(vaddr, n, what), order)
+    def word(self, vaddr: int, what: str = "", size: int | None = None) -> int:
+        """An unsigned integer of the target's word size (or ``size`` bytes) at ``vaddr``."""
+        size = size or self.arch.bits // 8
+        return int.from_bytes(self.read_virt(vaddr, size, what), self.arch.byteorder)

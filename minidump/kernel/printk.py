@@ -21,12 +21,13 @@ data-less are skipped, as makedumpfile and vmcore-dmesg do.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from minidump.errors import FormatError
 from minidump.kernel.memory import FaultError
-from minidump.kernel.vmcoreinfo import VmcoreInfo, kernel_version
+from minidump.kernel.translate import kernel_version
+from minidump.kernel.vmcoreinfo import VmcoreInfo
 
 #: kernel/printk/printk_ringbuffer.h: enum desc_state
 DESC_COMMITTED, DESC_FINALIZED = 1, 2
@@ -50,13 +51,39 @@ class VirtualMemory(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class LogRecord:
-    """One printk record: ``struct printk_info`` fields and its text bytes."""
+class Record:
+    """One printk record: ``struct printk_info`` fields and its text.
 
-    ts_nsec: int
-    text: bytes
-    caller_id: int | None = None
-    seq: int | None = None
+    ``timestamp_ns`` is ``ts_nsec`` (None for a pre-3.5 plain ring's lines);
+    ``level`` the console log level (0 emergency .. 7 debug) where the layout
+    gives it; ``caller`` ``"T123"`` (task) or ``"C1"`` (CPU) where the kernel
+    records it; ``text`` is what dmesg shows (bytes that are neither printable
+    nor white space as ``\\xNN``), ``raw`` the bytes as the kernel stored them.
+    ``str(record)`` is the dmesg line, as ``makedumpfile --dump-dmesg`` writes it.
+    """
+
+    seq: int | None
+    timestamp_ns: int | None
+    level: int | None
+    caller: str | None
+    raw: bytes
+    caller_id: int | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return _escaped(self.raw).decode("ascii")
+
+    def __str__(self) -> str:
+        return format_record(self).decode("ascii").rstrip("\n")
+
+
+def make_record(ts_nsec: int | None, raw: bytes, caller_id: int | None = None,
+                seq: int | None = None, level: int | None = None) -> Record:
+    """A :class:`Record` from the kernel's fields (``caller_id`` as ``printk_info`` holds it)."""
+    caller = None
+    if caller_id is not None:
+        caller = f"{'C' if caller_id & CALLER_CPU else 'T'}{caller_id & ~CALLER_CPU}"
+    return Record(seq, ts_nsec, level, caller, raw, caller_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +103,7 @@ class KernelLog:
     """
 
     kind: str
-    records: tuple[LogRecord, ...] = ()
+    records: tuple[Record, ...] = ()
     plain: bytes = b""
 
     def text(self, *, caller: bool = False) -> bytes:
@@ -85,19 +112,30 @@ class KernelLog:
             return self.plain
         return b"".join(format_record(r, caller=caller) for r in self.records)
 
+    def as_records(self) -> list[Record]:
+        """The records; a plain ring's lines as records without timestamps."""
+        if self.kind != "plain":
+            return list(self.records)
+        return [Record(None, None, None, None, line) for line in self.plain.splitlines()]
 
-def format_record(record: LogRecord, *, caller: bool = False) -> bytes:
+
+def _escaped(text: bytes) -> bytes:
+    if _PLAIN.match(text):
+        return text
+    return _ESCAPE.sub(lambda m: b"\\x%02x" % m.group()[0], text)
+
+
+def format_record(record: Record, *, caller: bool = False) -> bytes:
     """``[%5lu.%06lu] text\\n`` (makedumpfile ``dump_record``)."""
-    seconds, rem = divmod(record.ts_nsec, 1_000_000_000)
+    if record.timestamp_ns is None:
+        return _escaped(record.raw) + b"\n"
+    seconds, rem = divmod(record.timestamp_ns, 1_000_000_000)
     prefix = f"[{seconds:5d}.{rem // 1000:06d}] "
-    if caller and record.caller_id is not None:
-        cid = record.caller_id
-        tag = f"{'C' if cid & CALLER_CPU else 'T'}{cid & ~CALLER_CPU}"
-        prefix += f"[{tag:>{CALLER_WIDTH}}] "
-    text = record.text
+    if caller and record.caller is not None:
+        prefix += f"[{record.caller:>{CALLER_WIDTH}}] "
+    text = record.raw
     if not _PLAIN.match(text):
-        text = _ESCAPE.sub(lambda m: b"\\x%02x" % m.group()[0], text)
-        text = text.replace(b"\n", b"\n" + b" " * len(prefix))
+        text = _escaped(text).replace(b"\n", b"\n" + b" " * len(prefix))
     return prefix.encode() + text + b"\n"
 
 
@@ -181,6 +219,13 @@ class _Reader:
     def _word(self, buf: bytes, at: int) -> int:
         return self._int(buf, at, self.word_size)
 
+    def level(self, buf: bytes, at: int) -> int | None:
+        """``u8 flags:5, level:3`` after ``facility`` (``printk_info``, ``printk_log``): GCC
+        allocates bit-fields from the low bit on little-endian targets, the high bit on big."""
+        if not 0 <= at < len(buf):
+            return None
+        return buf[at] >> 5 if self.order == "little" else buf[at] & 7
+
     def _read(self, vaddr: int, size: int, what: str) -> bytes:
         try:
             return self.mem.read_virt(vaddr, size, what)
@@ -219,7 +264,7 @@ class _Reader:
             "prb text data ring", self._word(rb, data_ring + k.offset("prb_data_ring.data")),
             1 << self._int(rb, size_at, 4))]
 
-    def lockless(self, partial: bool) -> list[LogRecord]:
+    def lockless(self, partial: bool) -> list[Record]:
         k = self.keys
         rb, regions = self.ring()
         descs, infos, data = (self._read(r.vaddr, r.size, r.name) for r in regions[2:])
@@ -263,7 +308,7 @@ class _Reader:
     def _log_struct(self) -> str:
         return "printk_log" if self.keys.info.size("printk_log") is not None else "log"
 
-    def structured(self, partial: bool) -> list[LogRecord]:
+    def structured(self, partial: bool) -> list[Record]:
         k, info = self.keys, self.keys.info
         name = self._log_struct()
         header = k.size(name)
@@ -287,9 +332,10 @@ class _Reader:
                 idx = 0
                 continue
             text_len = self._int(buf, idx + text_len_at, 2)
-            records.append(LogRecord(
+            records.append(make_record(
                 self._int(buf, idx + ts_at, 8), buf[idx + header:idx + header + text_len],
-                None if caller_at is None else self._int(buf, idx + caller_at, 4)))
+                None if caller_at is None else self._int(buf, idx + caller_at, 4),
+                level=self.level(buf, idx + text_len_at + 5)))
             idx += self._int(buf, idx + len_at, 2)
         return records
 
@@ -327,7 +373,7 @@ class _LocklessWalk:
         self.seq_at = k.info.offset("printk_info.seq")
         self.state_shift = reader.word_size * 8 - 2
 
-    def record(self, id_: int) -> LogRecord | None:
+    def record(self, id_: int) -> Record | None:
         r, size = self.r, len(self.data)
         d = (id_ % self.count) * self.desc_size
         state_var = r._word(self.descs, d + self.state_at)
@@ -344,8 +390,9 @@ class _LocklessWalk:
             begin = 0
         begin += r.word_size        # skip the block's descriptor id
         text_len = max(0, min(text_len, next_ - begin))
-        return LogRecord(r._int(self.infos, i + self.ts_at, 8),
-                         self.data[begin:begin + text_len],
-                         None if self.caller_at is None else r._int(self.infos,
-                                                                    i + self.caller_at, 4),
-                         None if self.seq_at is None else r._int(self.infos, i + self.seq_at, 8))
+        return make_record(r._int(self.infos, i + self.ts_at, 8),
+                           self.data[begin:begin + text_len],
+                           None if self.caller_at is None else r._int(self.infos,
+                                                                      i + self.caller_at, 4),
+                           None if self.seq_at is None else r._int(self.infos, i + self.seq_at, 8),
+                           r.level(self.infos, i + self.len_at + 3))

@@ -19,13 +19,17 @@ holds ``swapper_pg_dir``'s runtime address) gives the KASLR offset.
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from minidump.errors import FormatError, MinidumpError
 from minidump.kernel.debuginfo import DebugInfo
-from minidump.errors import MinidumpError
-from minidump.elf.core import ElfCore
-from minidump.kernel.vmcoreinfo import MASK64, X86_64_START_KERNEL_MAP, VmcoreInfo, compose
+from minidump.kernel.image import find_image
+from minidump.kernel.translate import MASK64, X86_64_START_KERNEL_MAP
+from minidump.kernel.vmcoreinfo import VmcoreInfo, compose
+
+if TYPE_CHECKING:
+    from minidump.capture import Capture
 
 #: runtime keys copied from a capture's own VMCOREINFO when it has one
 RUNTIME_KEYS = ("KERNELOFFSET", "NUMBER(phys_base)", "NUMBER(pgtable_l5_enabled)",
@@ -230,74 +234,56 @@ def runtime_from_vmcoreinfo(info: VmcoreInfo, source: str) -> Runtime:
     return Runtime(info.kerneloffset, values, source)
 
 
-def runtime_from_memory(core: ElfCore, dbg: DebugInfo) -> Runtime:
+def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> Runtime:
     """Place the kernel image by finding ``linux_banner`` in the capture's memory.
 
-    Raises MinidumpError when the banner or ``init_mm`` is not captured.
+    The KASLR offset is the capture's own virtual address of the banner where
+    it has one (kdump PT_LOADs), else ``init_mm.pgd`` against the page-table
+    root's link address.  Raises MinidumpError when the banner or ``init_mm``
+    is not captured.
     """
-    banner = dbg.read_symbol("linux_banner").split(b"\0", 1)[0]
-    hit = _find_bytes(core, banner)
-    if hit is None:
+    try:
+        image = find_image(capture.memory, dbg.vmlinux, path=capture.input)
+    except FormatError as exc:
         raise MinidumpError("linux_banner of the vmlinux is not in the capture; cannot derive "
                             "KERNELOFFSET (wrong vmlinux, or the kernel image was not captured)",
-                            path=core.path)
-    banner_pa, banner_va = hit
+                            path=capture.input) from exc
     link_banner = dbg.symbol("linux_banner")
-    order = "little" if dbg.little else "big"
-
-    def image_word(name: str, delta: int = 0, size: int | None = None) -> int:
-        """A word of the kernel image at a symbol, found relative to the banner."""
-        from minidump.kernel.memory import CoreMemory
-        pa = banner_pa + dbg.symbol(name) + delta - link_banner
-        with CoreMemory(core) as mem:
-            return int.from_bytes(mem.read_phys(pa, size or dbg.bits // 8, name), order)
-
-    if banner_va:
-        kaslr = banner_va - link_banner
-    else:
+    banner_pa = image.pa(link_banner)
+    kaslr = image.banner_kaslr()
+    if kaslr is None:
         pgd = dbg.member_offset("mm_struct", "pgd")
         root = "init_top_pgt" if dbg.arch == "x86_64" else "swapper_pg_dir"
-        kaslr = image_word("init_mm", pgd) - dbg.symbol(root)
+        kaslr = (image.word("init_mm", delta=pgd) - dbg.symbol(root)) & MASK64
     values: dict[str, str] = {}
-    runtime_va = link_banner + kaslr
+    runtime_va = (link_banner + kaslr) & MASK64
     if dbg.arch == "x86_64":
         values["NUMBER(phys_base)"] = str(banner_pa - (runtime_va - X86_64_START_KERNEL_MAP))
         if dbg.symbol("__pgtable_l5_enabled") is not None:
-            values["NUMBER(pgtable_l5_enabled)"] = str(image_word("__pgtable_l5_enabled", size=4))
+            values["NUMBER(pgtable_l5_enabled)"] = str(image.word("__pgtable_l5_enabled", size=4))
         if dbg.symbol("sme_me_mask") is not None:
-            values["NUMBER(sme_mask)"] = str(image_word("sme_me_mask", size=8))
+            values["NUMBER(sme_mask)"] = str(image.word("sme_me_mask", size=8))
     elif dbg.arch == "arm64":
         values["NUMBER(kimage_voffset)"] = f"{(runtime_va - banner_pa) & MASK64:#x}"
         if dbg.symbol("memstart_addr") is not None:
-            values["NUMBER(PHYS_OFFSET)"] = f"{image_word('memstart_addr'):#x}"
+            values["NUMBER(PHYS_OFFSET)"] = f"{image.word('memstart_addr'):#x}"
         if dbg.symbol("vabits_actual") is not None:
-            values["NUMBER(TCR_EL1_T1SZ)"] = f"{64 - image_word('vabits_actual'):#x}"
+            values["NUMBER(TCR_EL1_T1SZ)"] = f"{64 - image.word('vabits_actual'):#x}"
     if dbg.symbol_size("mem_section") == dbg.bits // 8:
         # SPARSEMEM_EXTREME: VMCOREINFO_SYMBOL_ARRAY exports the pointer's value
-        values["SYMBOL(mem_section)"] = f"{image_word('mem_section'):x}"
+        values["SYMBOL(mem_section)"] = f"{image.word('mem_section'):x}"
     return Runtime(kaslr, values, "linux_banner and init_mm.pgd in the capture's memory")
 
 
-def _find_bytes(core: ElfCore, needle: bytes) -> tuple[int, int | None] | None:
-    """``(paddr, vaddr or None)`` of the first PT_LOAD byte string equal to ``needle``."""
-    with open(core.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        for load in sorted(core.loads, key=lambda l: (l.vaddr == 0, l.paddr)):
-            at = mm.find(needle, load.offset, load.offset + load.filesz)
-            if at >= 0:
-                delta = at - load.offset
-                return load.paddr + delta, (load.vaddr + delta) if load.vaddr else None
-    return None
-
-
-def generate_text(dbg: DebugInfo, core: ElfCore | None = None, *,
+def generate_text(dbg: DebugInfo, capture: "Capture | None" = None, *,
                   pagesize: int | None = None) -> tuple[bytes, Runtime]:
-    """The VMCOREINFO text for ``dbg`` and the runtime values used (from ``core`` if given)."""
+    """The VMCOREINFO text for ``dbg`` and the runtime values used (from ``capture`` if given)."""
     runtime = Runtime()
-    if core is not None:
-        if core.vmcoreinfo:
-            info = VmcoreInfo(core.vmcoreinfo, path=core.path)
-            runtime = runtime_from_vmcoreinfo(info, f"{core.path}: VMCOREINFO note")
+    if capture is not None:
+        if capture.vmcoreinfo is not None:
+            info = capture.vmcoreinfo
+            runtime = runtime_from_vmcoreinfo(info, f"{capture.input}: VMCOREINFO note")
             pagesize = pagesize or info.pagesize
         else:
-            runtime = runtime_from_memory(core, dbg)
+            runtime = runtime_from_memory(capture, dbg)
     return compose(generate(dbg, runtime, pagesize or 4096)), runtime

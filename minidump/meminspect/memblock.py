@@ -21,7 +21,7 @@ from minidump.formats.memblock import (DEBUGFS_FLAG_NAMES, MEMBLOCK, MemblockLay
                                        memblock_structs, natural_layout)
 
 if TYPE_CHECKING:
-    from minidump.sources.fullcapture import FullCapture
+    from minidump.kernel.memory import KernelMemory
     from minidump.elf.vmlinux import Vmlinux
 
 KNOWN_FLAGS = sum(int(f) for f in MEMBLOCK)
@@ -85,7 +85,7 @@ def layout_from_debuginfo(debuginfo, bits: int, phys64: bool | None = None
     return MemblockLayout(*parts)
 
 
-def read_memblock(vmlinux: "Vmlinux", capture: "FullCapture",
+def read_memblock(vmlinux: "Vmlinux", kernel: "KernelMemory",
                   layout: MemblockLayout | None = None) -> list[MemblockRegion] | None:
     """Every region of ``memblock.memory`` and ``memblock.reserved``; None without ``memblock``.
 
@@ -97,16 +97,16 @@ def read_memblock(vmlinux: "Vmlinux", capture: "FullCapture",
         return None
     structs = memblock_structs(vmlinux.little_endian, vmlinux.bits, None, layout)
     size = structs.memblock.sizeof()
-    data = capture.read_virt(capture.runtime(symbol.value), size, "memblock")
-    top = parse_at(structs.memblock, data, path=capture.path, what="memblock")
+    data = kernel.read_virt(kernel.runtime(symbol.value), size, "memblock")
+    top = parse_at(structs.memblock, data, path=kernel.path, what="memblock")
     regions: list[MemblockRegion] = []
     stride = structs.memblock_region.sizeof()
     for name in TYPES:
         mtype = top[name]
         if mtype.cnt > min(mtype.max, MAX_REGIONS):
-            raise FormatError(f"cnt {mtype.cnt} exceeds max {mtype.max}", path=capture.path,
+            raise FormatError(f"cnt {mtype.cnt} exceeds max {mtype.max}", path=kernel.path,
                               field=f"memblock.{name}.cnt")
-        table = capture.read_virt(mtype.regions, mtype.cnt * stride, f"memblock.{name}.regions")
+        table = kernel.read_virt(mtype.regions, mtype.cnt * stride, f"memblock.{name}.regions")
         for index, fields in iter_table(structs.memblock_region, table, mtype.cnt,
                                         what=f"memblock.{name}.regions"):
             regions.append(MemblockRegion(name, index, fields["base"], fields["size"],

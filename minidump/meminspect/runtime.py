@@ -17,13 +17,13 @@ from minidump.formats.common import iter_table
 from minidump.meminspect.static import IdNames, InspectEntry, entry_schema
 
 if TYPE_CHECKING:
-    from minidump.sources.fullcapture import FullCapture
+    from minidump.kernel.memory import KernelMemory
     from minidump.elf.vmlinux import Vmlinux
 
 SYMBOL = "inspect_entries"
 
 
-def read_runtime(vmlinux: "Vmlinux", capture: "FullCapture", names: IdNames,
+def read_runtime(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNames,
                  debuginfo=None) -> list[InspectEntry] | None:
     """The used slots of ``inspect_entries[]``, or None when the kernel has no such array.
 
@@ -35,16 +35,16 @@ def read_runtime(vmlinux: "Vmlinux", capture: "FullCapture", names: IdNames,
         return None
     schema = entry_schema(vmlinux, debuginfo, symbol.size)
     count = symbol.size // schema.sizeof() if symbol.size else 201
-    vaddr = capture.runtime(symbol.value)
-    data = capture.read_virt(vaddr, count * schema.sizeof(), SYMBOL)
+    vaddr = kernel.runtime(symbol.value)
+    data = kernel.read_virt(vaddr, count * schema.sizeof(), SYMBOL)
     entries = []
     for index, fields in iter_table(schema, data, count, what=SYMBOL):
         if fields["id"] == 0:
             continue
         va, pa = fields["va"], fields["pa"]
         if not pa and va:
-            pa = capture.pa(va) or 0
-        link = (va - capture.kerneloffset) & ((1 << vmlinux.bits) - 1)
+            pa = kernel.pa(va) or 0
+        link = (va - kernel.kerneloffset) & ((1 << vmlinux.bits) - 1)
         entries.append(InspectEntry(index, fields["id"], names.name(fields["id"]), va, pa,
                                     fields["size"], fields["type"], vmlinux.symbolize(link),
                                     f"{SYMBOL}[{index}]"))

@@ -1,47 +1,47 @@
-"""Reports: rich tables for people, JSON for scripts.  Nothing else imports rich."""
+"""Reports: commands build documents, this package prints them.
+
+A document is plain data (dicts, lists, ints, strings): :func:`render_json`
+prints it for scripts, :mod:`minidump.report.console` renders it with rich for
+people.  Nothing outside this package imports rich; every address and size a
+person reads is formatted by :func:`hexa`.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, TextIO
 
 from minidump.model import Region, Status
 
-STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "red",
-                Status.DUPLICATE: "yellow", Status.INVALID: "red", Status.ENCRYPTED: "magenta"}
 
-
-def make_console(out: TextIO, width: int | None = None, color: bool | None = None):
-    """A rich Console on ``out``; pipes and files get 120 columns so addresses never fold."""
-    from rich.console import Console
-    if width is None and not (hasattr(out, "isatty") and out.isatty()):
-        width = 120
-    return Console(file=out, width=width, color_system="auto" if color is not False else None,
-                   force_terminal=color, highlight=False, soft_wrap=False)
-
-
-def hex_or_dash(value: int | None) -> str:
+def hexa(value: int | None) -> str:
+    """``0x``-hex, or ``-`` where there is no value."""
     return "-" if value is None else f"{value:#x}"
 
 
-def region_rows(regions: list[Region] | tuple[Region, ...]) -> list[dict[str, Any]]:
+def size_text(n: int) -> str:
+    """Bytes for people: ``512 B``, ``1.5 KiB``, ``2.0 GiB`` (binary units)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def region_rows(regions: Iterable[Region]) -> list[dict[str, Any]]:
     """One dict per region: the rows both renderers show."""
-    rows = []
-    for region in regions:
-        rows.append({
-            "id": region.id,
-            "name": region.name,
-            "paddr": region.paddr,
-            "vaddr": region.vaddr,
-            "size": region.size,
-            "source": region.source,
-            "status": region.status.value if region.status else "pending",
-            "reason": region.reason,
-        })
-    return rows
+    return [{"id": region.id, "name": region.name, "object": region.object,
+             "paddr": region.paddr, "vaddr": region.vaddr, "size": region.size,
+             "source": region.source,
+             "status": region.status.value if region.status else "pending",
+             "reason": region.reason} for region in regions]
 
 
-def totals(regions) -> dict[str, Any]:
+def totals(regions: Iterable[Region]) -> dict[str, Any]:
+    regions = list(regions)
     counts: dict[str, int] = {}
     for region in regions:
         key = region.status.value if region.status else "pending"
@@ -52,55 +52,78 @@ def totals(regions) -> dict[str, Any]:
             "lost": sum(1 for r in regions if r.status is not None and r.status.lost)}
 
 
-def render_json(document: dict[str, Any], out: TextIO) -> None:
+def regions_document(capture, plan, output: str | None) -> dict[str, Any]:
+    """What ``regions``, ``build`` and ``extract`` report: every region and what became of it."""
+    regions = plan.regions if plan is not None else capture.regions
+    doc: dict[str, Any] = {"input": capture.input, "container": capture.container,
+                           "output": output, "arch": plan.arch.name if plan else capture.arch,
+                           "regions": region_rows(regions), "totals": totals(regions)}
+    if output:
+        doc["output_size"] = plan.size
+    if capture.vmcoreinfo is not None:
+        doc["vmcoreinfo"] = (f"{capture.vmcoreinfo.osrelease or '?'} "
+                             f"({len(capture.vmcoreinfo.raw)} bytes from "
+                             f"{capture.vmcoreinfo_source})")
+    doc["warnings"] = list(plan.warnings if plan is not None else capture.warnings)
+    if capture.profile:
+        doc["profile"] = capture.profile
+    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What a command hands the printer: ``kind`` picks the renderer, ``data`` is the content.
+
+    ``kind`` is ``regions``, ``info``, ``vmcoreinfo`` (a table of keys),
+    ``records`` (dmesg records), or ``raw`` (bytes written as they are).
+    """
+
+    kind: str
+    data: Any
+    as_json: bool = False
+
+
+def render_json(document: Any, out: TextIO) -> None:
     json.dump(document, out, indent=2, sort_keys=False)
     out.write("\n")
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+def show(document: Document, out: TextIO | None = None) -> None:
+    """Print a command's document: JSON for scripts, a rich rendering for people."""
+    out = out or sys.stdout
+    if document.kind == "raw":
+        out.flush()
+        out.buffer.write(document.data)
+        out.flush()
+        return
+    if document.as_json:
+        render_json(document.data, out)
+        return
+    from minidump.report import console
+    console.RENDERERS[document.kind](document.data, out)
 
 
-def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None = None,
-                   color: bool | None = None) -> None:
-    """The region table with a title, totals and warnings."""
-    from rich.table import Table
-    from rich.text import Text
+class Progress:
+    """A progress bar on a terminal's stderr for copies over 64 MiB; nothing otherwise."""
 
-    console = make_console(out, width, color)
-    title = f"{document['input']} — {document['container']}"
-    if document.get("output"):
-        title += f" → {document['output']}"
-    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    for name, justify in (("ID", "right"), ("name", "left"), ("physical", "right"),
-                          ("virtual", "right"), ("size", "right"), ("source", "left"),
-                          ("status", "left")):
-        table.add_column(name, justify=justify, no_wrap=name not in ("source",),
-                         overflow="fold")
-    for row in document["regions"]:
-        status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
-                      if row["status"] != "pending" else "")
-        table.add_row("-" if row["id"] is None else str(row["id"]), row["name"],
-                      hex_or_dash(row["paddr"]), hex_or_dash(row["vaddr"]), f"{row['size']:#x}",
-                      row["source"], status)
-    console.print(table)
-    t = document["totals"]
-    parts = [f"{n} {k}" for k, n in t["by_status"].items()]
-    console.print(f"{t['regions']} regions: {', '.join(parts)}; "
-                  f"{_size(t['written_bytes'])} of region data"
-                  + (f"; vmcore {_size(document['output_size'])}" if document.get("output_size")
-                     else ""))
-    for row in document["regions"]:
-        if row["reason"]:
-            ident = "-" if row["id"] is None else row["id"]
-            style = "" if row["status"] == "written" else STATUS_STYLE.get(Status(row["status"]), "")
-            console.print(Text(f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}",
-                               style=style))
-    if document.get("vmcoreinfo"):
-        console.print(f"VMCOREINFO: {document['vmcoreinfo']}")
-    for warning in document.get("warnings", []):
-        console.print(Text(f"warning: {warning}", style="yellow"))
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total = total
+        self.enabled = enabled and total >= 64 << 20 and sys.stderr.isatty()
+        self._progress = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, Progress as Bar,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+        self._progress = Bar("writing", BarColumn(), DownloadColumn(binary_units=True),
+                             TransferSpeedColumn(), TimeRemainingColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._progress.start()
+        task = self._progress.add_task("write", total=self.total)
+        return lambda n: self._progress.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import re
 
-from minidump.assemble import Candidate, assemble
 from minidump.errors import FormatError, UsageError
 from minidump.files import read_small
-from minidump.model import Capture, Payload, Status
-from minidump.sources.tables import (TableEntry, firmware_filename, name_from_filename, read_dump_info,
-                             read_load_cmm, read_sahara_table)
-
-SAHARA_TABLE_MAX = 1 << 16  # qdl refuses memory-debug tables over 64 KiB
-SIDE_FILE_MAX = 1 << 20
+from minidump.limits import SAHARA_TABLE_MAX, SIDE_FILE_MAX
+from minidump.model import Payload, Row
+from minidump.sources import Context, Source
+from minidump.sources.tables import (firmware_filename, name_from_filename, read_dump_info,
+                                     read_load_cmm, read_sahara_table)
 BLOB = re.compile(r"^md_.+\.bin$", re.IGNORECASE)
 _SEQ = re.compile(r"^md_(K.*?)(\d+)\.bin$", re.IGNORECASE)
 
@@ -28,9 +26,9 @@ def sniff(path: str) -> bool:
     return os.path.isdir(path) and any(BLOB.match(n) for n in os.listdir(path))
 
 
-def side_tables(directory: str, sahara_table: str | None) -> list[TableEntry]:
+def side_tables(directory: str, sahara_table: str | None) -> list[Row]:
     """Every address table found beside the blobs, most authoritative first."""
-    entries: list[TableEntry] = []
+    entries: list[Row] = []
     paths = [sahara_table] if sahara_table else sorted(
         os.path.join(directory, n) for n in os.listdir(directory)
         if "sahara" in n.lower() and n.lower().endswith((".bin", ".tbl")))
@@ -61,8 +59,8 @@ def split_name(filename: str, meminspect: bool) -> tuple[str, int | None]:
     return name_from_filename(filename), None
 
 
-def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
-                          source_of, warn=lambda message: None) -> list[Candidate]:
+def rows_from_files(files: dict[str, Payload], table: list[Row], source_of,
+                    warn=lambda message: None) -> list[Row]:
     """Join blob files (``{filename: payload}``) with table rows by the firmware's naming rule.
 
     A table row's file is its explicit ``filename`` or the name the firmware
@@ -70,30 +68,29 @@ def candidates_from_files(files: dict[str, Payload], table: list[TableEntry],
     """
     by_lower = {name.lower(): name for name in files}
     meminspect = meminspect_naming(list(files) + [r.filename for r in table if r.filename])
-    out: list[Candidate] = []
-    claimed: dict[str, TableEntry] = {}
+    out: list[Row] = []
+    claimed: dict[str, Row] = {}
     for row in table:
         fname = (row.filename or firmware_filename(row.name, row.seq)).lower()
         first = claimed.get(fname)
         if first is not None:  # the same file listed twice: the first row wins
             if (first.paddr, first.size) != (row.paddr, row.size):
-                warn(f"{row.where} places {fname} at PA {_hex(row.paddr)} ({_hex(row.size)} bytes) "
-                     f"but {first.where} at PA {_hex(first.paddr)} ({_hex(first.size)} bytes); "
-                     "the first is used")
+                warn(f"{row.source} places {fname} at PA {_hex(row.paddr)} ({_hex(row.size)} "
+                     f"bytes) but {first.source} at PA {_hex(first.paddr)} ({_hex(first.size)} "
+                     "bytes); the first is used")
             continue
         claimed[fname] = row
         key = by_lower.get(fname)
         name, seq = row.name, row.seq
         if seq is None and row.filename:
             name, seq = split_name(row.filename, meminspect)
-        out.append(Candidate(name, seq, row.paddr, row.size, files[key] if key else row.payload,
-                             source_of(key) if key else row.where,
-                             None if row.valid else Status.INVALID, row.reason, key))
+        out.append(Row(name, seq, row.paddr, row.size, files[key] if key else row.payload,
+                       source_of(key) if key else row.source, row.status, row.reason, key))
     for filename in sorted(files):
         if filename.lower() not in claimed:
             name, seq = split_name(filename, meminspect)
-            out.append(Candidate(name, seq, None, None, files[filename], source_of(filename),
-                                 filename=filename))
+            out.append(Row(name, seq, payload=files[filename], source=source_of(filename),
+                           filename=filename))
     return out
 
 
@@ -101,8 +98,8 @@ def _hex(value: int | None) -> str:
     return "?" if value is None else f"{value:#x}"
 
 
-def read(path: str, *, sahara_table: str | None = None, table: list[TableEntry] | None = None,
-         vmcoreinfo=None, arch: str | None = None) -> Capture:
+def read(path: str, context: Context) -> Source:
+    """The blobs of a md_*.BIN directory as rows, addresses joined from every table found."""
     if not os.path.isdir(path):
         raise UsageError(f"{path}: not a directory")
     files: dict[str, Payload] = {}
@@ -112,7 +109,7 @@ def read(path: str, *, sahara_table: str | None = None, table: list[TableEntry] 
             files[name] = Payload(full, 0, os.path.getsize(full))
     if not files:
         raise FormatError("no md_*.BIN files", path=path)
-    rows = list(table or []) + side_tables(path, sahara_table)
-    capture = Capture(path, "md_*.BIN directory")
-    cands = candidates_from_files(files, rows, lambda n: n, capture.warn)
-    return assemble(capture, cands, vmcoreinfo_override=vmcoreinfo, arch=arch)
+    table = list(context.table_rows) + side_tables(path, context.sahara_table)
+    source = Source("md_*.BIN directory")
+    source.rows = rows_from_files(files, table, lambda n: n, source.warn)
+    return source

@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from minidump.assemble import Candidate, assemble
-from minidump.errors import FormatError, UnsupportedError
+from minidump.errors import FaultError, FormatError, UnsupportedError
 from minidump.formats.common import iter_table, parse_at
 from minidump.formats.qcom_minidump import (MD, MD_REVISION, MINIDUMP_SUBSYSTEM_APSS,
                                             SBL_MINIDUMP_SMEM_ID, SMEM_GLOBAL_HOST,
@@ -25,8 +24,9 @@ from minidump.formats.qcom_minidump import (MD, MD_REVISION, MINIDUMP_SUBSYSTEM_
                                             minidump_region, minidump_subsystem, smem_header,
                                             smem_info, smem_partition_header, smem_private_entry,
                                             smem_ptable, smem_ptable_entry)
-from minidump.files import PhysicalMemory
-from minidump.model import Capture, Payload, Status
+from minidump.kernel.memory import PhysicalMemory
+from minidump.model import Payload, Row, Status
+from minidump.sources import Context, Source
 from minidump.sources.tables import decode_name
 
 TOC_HEADER = minidump_global_toc_header.sizeof()
@@ -63,8 +63,17 @@ def _where(memory: PhysicalMemory, paddr: int) -> tuple[str | None, int | None]:
     return extent.path, extent.offset + paddr - extent.paddr
 
 
+def _read(memory: PhysicalMemory, paddr: int, size: int, what: str) -> bytes:
+    """Bytes of the SMEM heap or table; outside the images is a format error of the table."""
+    try:
+        return memory.read(paddr, size, what)
+    except FaultError:
+        raise FormatError(f"PA {paddr:#x}+{size:#x} is not inside any --memory image",
+                          field=what) from None
+
+
 def _parse_pa(memory: PhysicalMemory, schema, paddr: int, what: str):
-    data = memory.read(paddr, schema.sizeof(), what)
+    data = _read(memory, paddr, schema.sizeof(), what)
     path, offset = _where(memory, paddr)
     return parse_at(schema, data, 0, path=path, base=offset or 0, what=what)
 
@@ -228,7 +237,7 @@ def _item_from_smem(memory: PhysicalMemory, base: int, size: int, warn) -> Found
         if entry.item == SBL_MINIDUMP_SMEM_ID:
             length = entry.size - entry.padding_data
             pa = part_pa + data_at
-            return FoundTable(memory.read(pa, length, "minidump_global_toc"), pa,
+            return FoundTable(_read(memory, pa, length, "minidump_global_toc"), pa,
                               f"SMEM item 602 at PA {pa:#x}")
         pos, index = nxt, index + 1
     raise FormatError(f"SMEM item 602 (minidump table) not found in the global partition "
@@ -247,7 +256,7 @@ def table_at(memory: PhysicalMemory, paddr: int, warn) -> FoundTable:
     except FormatError:
         warn(f"no SMEM item header before PA {paddr:#x}; assuming 10 slots")
     length = TOC_HEADER + SLOT * slots
-    return FoundTable(memory.read(paddr, length, "minidump_global_toc"), paddr,
+    return FoundTable(_read(memory, paddr, length, "minidump_global_toc"), paddr,
                       f"item 602 at PA {paddr:#x}")
 
 
@@ -267,8 +276,8 @@ def sniff_blob(path: str) -> bool:
     return head.status != 0 and head.md_revision == MD_REVISION
 
 
-def read_table(found: FoundTable, memory: PhysicalMemory, capture: Capture, *,
-               path: str | None = None, base: int = 0) -> list[Candidate]:
+def read_table(found: FoundTable, memory: PhysicalMemory, capture: Source, *,
+               path: str | None = None, base: int = 0) -> list[Row]:
     """Slot 0 (APSS) regions as candidates; other slots are reported, not converted."""
     data = found.data
     if len(data) < TOC_HEADER + SLOT:
@@ -283,7 +292,7 @@ def read_table(found: FoundTable, memory: PhysicalMemory, capture: Capture, *,
     if head.md_revision != MD_REVISION:
         capture.warn(f"minidump_global_toc.md_revision is {head.md_revision}, expected 1")
     slots = min((len(data) - TOC_HEADER) // SLOT, MAX_SLOTS)
-    cands: list[Candidate] = []
+    cands: list[Row] = []
     for index, slot in iter_table(minidump_subsystem, data, slots, TOC_HEADER, path=path,
                                   base=base):
         at = base + TOC_HEADER + index * SLOT
@@ -312,7 +321,7 @@ def read_table(found: FoundTable, memory: PhysicalMemory, capture: Capture, *,
             raise FormatError(f"region array at PA {base:#x} ({count} x {REGION} bytes) is not "
                               "inside any --memory image", path=path, offset=at + 24,
                               field=f"{field}.regions_baseptr")
-        array = memory.read(base, count * REGION, "minidump_region")
+        array = _read(memory, base, count * REGION, "minidump_region")
         arr_path, arr_off = extent.path, extent.offset + base - extent.paddr
         for i, row in iter_table(minidump_region, array, count, path=arr_path, base=arr_off):
             cands.append(_candidate(row, i, memory, arr_path, arr_off + i * REGION))
@@ -321,11 +330,11 @@ def read_table(found: FoundTable, memory: PhysicalMemory, capture: Capture, *,
     return cands
 
 
-def _candidate(row: dict, index: int, memory: PhysicalMemory, path: str, at: int) -> Candidate:
+def _candidate(row: dict, index: int, memory: PhysicalMemory, path: str, at: int) -> Row:
     name = decode_name(row["name"])
     where = f"{os.path.basename(path)}@{at:#x}"
     addr, size = row["address"], row["size"]
-    cand = Candidate(name or f"region{index}", row["seq_num"], addr or None, size, None, where)
+    cand = Row(name or f"region{index}", row["seq_num"], addr or None, size, source=where)
     if row["valid"] != MD.REGION_VALID:
         cand.status = Status.INVALID
         cand.reason = f"valid is {row['valid']:#x} '{fourcc_text(row['valid'])}', not VALI"
@@ -348,9 +357,9 @@ def _candidate(row: dict, index: int, memory: PhysicalMemory, path: str, at: int
     return cand
 
 
-def table_candidates(memory: PhysicalMemory, capture: Capture, *, table_addr: int | None = None,
-                     smem_base: int | None = None, smem_size: int | None = None,
-                     blob: str | None = None) -> list[Candidate]:
+def table_rows(memory: PhysicalMemory, source: Source, *, table_addr: int | None = None,
+               smem_base: int | None = None, smem_size: int | None = None,
+               blob: str | None = None) -> list[Row]:
     """Locate item 602 (a bare ``blob`` file, ``table_addr``, or the SMEM heap) and read slot 0.
 
     Errors in the table name the RAM image and offset that hold it.
@@ -359,21 +368,29 @@ def table_candidates(memory: PhysicalMemory, capture: Capture, *, table_addr: in
         with open(blob, "rb") as fh:
             found = FoundTable(fh.read(TOC_HEADER + SLOT * MAX_SLOTS), None, blob)
     elif table_addr is not None:
-        found = table_at(memory, table_addr, capture.warn)
+        found = table_at(memory, table_addr, source.warn)
     else:
-        found = find_item_602(memory, smem_base=smem_base, smem_size=smem_size, warn=capture.warn)
-    capture.table_where = found.where
+        found = find_item_602(memory, smem_base=smem_base, smem_size=smem_size, warn=source.warn)
+    source.table_where = found.where
     if found.paddr is not None:
         table_path, table_offset = _where(memory, found.paddr)
     else:
         table_path, table_offset = blob, 0
-    return read_table(found, memory, capture, path=table_path, base=table_offset or 0)
+    return read_table(found, memory, source, path=table_path, base=table_offset or 0)
 
 
-def read(path: str | None, memory: PhysicalMemory, *, table_addr: int | None = None,
-         smem_base: int | None = None, smem_size: int | None = None, vmcoreinfo=None,
-         arch: str | None = None, blob: bool = False) -> Capture:
-    capture = Capture(path or "--memory", "bare SMEM item 602" if blob else "SMEM minidump table")
-    cands = table_candidates(memory, capture, table_addr=table_addr, smem_base=smem_base,
-                             smem_size=smem_size, blob=path if blob else None)
-    return assemble(capture, cands, vmcoreinfo_override=vmcoreinfo, arch=arch)
+def sniff(path: str) -> bool:
+    return sniff_blob(path)
+
+
+def read(path: str, context: Context) -> Source:
+    """The Linux regions of the table: in a bare item-602 blob, or in the RAM images."""
+    blob = context.kind == "smem-blob"
+    if not blob and not context.memory.extents:
+        from minidump.errors import UsageError
+        raise UsageError("a RAM image input needs --memory FILE@PADDR")
+    source = Source("bare SMEM item 602" if blob else "SMEM minidump table")
+    source.rows = table_rows(context.memory, source, table_addr=context.table_addr,
+                             smem_base=context.smem_base, smem_size=context.smem_size,
+                             blob=path if blob else None)
+    return source

@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from minidump.errors import FormatError
 from minidump.formats.common import iter_table, parse_at
 from minidump.formats.qcom_minidump import sahara_debug_region64
-from minidump.model import Payload
+from minidump.model import Row
 
 MD_NAME_CHARS = 12  # "md_" + 12 + ".BIN" + NUL fills the 20-byte Sahara filename field
 SEQ_LIMIT = 10000
-
-
-@dataclass(frozen=True, slots=True)
-class TableEntry:
-    """One row of any region table: what it names, where it lives, how long it is."""
-
-    name: str
-    paddr: int | None
-    size: int | None
-    seq: int | None = None
-    filename: str | None = None
-    valid: bool = True
-    reason: str = ""
-    where: str = ""  # file and offset of the row, for messages
-    payload: "Payload | None" = None  # bytes found outside the blob set (e.g. in RAM images)
 
 
 def decode_name(raw: bytes) -> str:
@@ -64,7 +48,7 @@ def firmware_filename(name: str, seq: int | None) -> str:
     return stem + ".BIN"
 
 
-def read_sahara_table(data: bytes, *, path: str) -> list[TableEntry]:
+def read_sahara_table(data: bytes, *, path: str) -> list[Row]:
     """Parse a raw Sahara memory-debug table (a whole number of 64-byte entries)."""
     size = sahara_debug_region64.sizeof()
     if not data or len(data) % size:
@@ -77,8 +61,8 @@ def read_sahara_table(data: bytes, *, path: str) -> list[TableEntry]:
         filename = decode_name(row["filename"])
         if name.lower().startswith("md_"):
             name = name[3:]
-        entries.append(TableEntry(name, row["addr"], row["length"], filename=filename,
-                                  where=f"{os.path.basename(path)}[{index}]"))
+        entries.append(Row(name, paddr=row["addr"], size=row["length"], filename=filename,
+                           source=f"{os.path.basename(path)}[{index}]"))
     return entries
 
 
@@ -87,7 +71,7 @@ _LOAD_CMM = re.compile(r"^\s*d(?:ata)?\.load\.binary\s+\"?([^\s\"]+)\"?\s+(0x[0-
                        re.IGNORECASE)
 
 
-def read_dump_info(text: str, *, path: str) -> list[TableEntry]:
+def read_dump_info(text: str, *, path: str) -> list[Row]:
     """``dump_info.txt``: ``1 0x<16 hex> <size decimal> <name> <file>`` per line."""
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -98,12 +82,12 @@ def read_dump_info(text: str, *, path: str) -> list[TableEntry]:
             raise FormatError(f"line {lineno} is not '1 0xADDR SIZE NAME FILE'", path=path,
                               field="dump_info")
         addr, size, name, filename = match.groups()
-        entries.append(TableEntry(name.removeprefix("md_"), int(addr, 16), int(size),
-                                  filename=filename, where=f"{os.path.basename(path)}:{lineno}"))
+        entries.append(Row(name.removeprefix("md_"), paddr=int(addr, 16), size=int(size),
+                           filename=filename, source=f"{os.path.basename(path)}:{lineno}"))
     return entries
 
 
-def read_load_cmm(text: str, *, path: str) -> list[TableEntry]:
+def read_load_cmm(text: str, *, path: str) -> list[Row]:
     """``load.cmm``: one ``d.load.binary FILE ADDR`` per blob (no sizes)."""
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -111,9 +95,8 @@ def read_load_cmm(text: str, *, path: str) -> list[TableEntry]:
         if match:
             filename, addr = match.groups()
             stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-            entries.append(TableEntry(name_from_filename(stem),
-                                      int(addr, 0), None, filename=stem,
-                                      where=f"{os.path.basename(path)}:{lineno}"))
+            entries.append(Row(name_from_filename(stem), paddr=int(addr, 0), filename=stem,
+                               source=f"{os.path.basename(path)}:{lineno}"))
     return entries
 
 

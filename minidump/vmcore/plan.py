@@ -1,4 +1,5 @@
-"""The vmcore planner (pure) and streaming writer.
+"""The vmcore planner: every header byte and file offset of the output, no I/O but
+the overlap check's byte comparison.
 
 Output, per vmcore-consumers.md section f: an ELF core whose phdr 0 is the
 only PT_NOTE (CORE notes as captured, then the VMCOREINFO note, 4-byte
@@ -10,21 +11,17 @@ kdump ELF).  Payloads follow the notes back to back, in region order.
 from __future__ import annotations
 
 import bisect
-import io
-import os
-import stat
-from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from dataclasses import dataclass, replace
+from typing import Callable
 
-from minidump.errors import LayoutError, TruncatedError
-from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME, elf_structs
+from minidump.errors import LayoutError
 from minidump.files import CHUNK
-from minidump.model import Arch, Capture, Note, Payload, Region, Status
+from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME, elf_structs
+from minidump.model import Arch, Kind, Note, Payload, Region, Status
 
 MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here
 PT_LOAD_FLAGS = PF.R | PF.W | PF.X  # as kexec-tools and /proc/vmcore write them
 PT_NOTE_ALIGN = 4  # drgn parses notes with 8-byte framing only when p_align == 8
-COPY_STEP = 8 * CHUNK  # in-kernel copy unit; also the progress granularity
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +50,9 @@ class Plan:
     @property
     def written_bytes(self) -> int:
         return sum(load.size for load in self.loads)
+
+    def with_warnings(self, warnings: tuple[str, ...]) -> "Plan":
+        return replace(self, warnings=warnings)
 
 
 SameBytes = Callable[[Region, Region, int, int], bool]
@@ -83,11 +83,11 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
         if region.status is not None:
             out.append(region)
             continue
-        if region.paddr is None and region.kind == "vmcoreinfo" and region.payload is not None:
+        if region.paddr is None and region.kind is Kind.VMCOREINFO and region.payload is not None:
             out.append(region.with_(status=Status.WRITTEN,
                                     reason="as the VMCOREINFO note only: no physical address"))
             continue
-        if region.paddr is None and region.kind == "elf" and region.payload is not None:
+        if region.paddr is None and region.kind is Kind.ELF and region.payload is not None:
             out.append(region.with_(status=Status.WRITTEN,
                                     reason="its PT_LOADs and notes only: no physical address"))
             continue
@@ -230,78 +230,3 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
     warnings = [] if vmcoreinfo else [
         "no VMCOREINFO: crash and drgn need it to open the vmcore; give --vmcoreinfo FILE"]
     return Plan(arch, header, tuple(loads), tuple(regions), offset, tuple(warnings))
-
-
-def plan_capture(capture: Capture, *, same_bytes: SameBytes | None = payload_same_bytes,
-                 arch: Arch | None = None) -> Plan:
-    """Resolve the capture's regions and plan the vmcore."""
-    arch = arch or capture.arch
-    if arch is None:
-        raise LayoutError("unknown architecture: the capture has no ELF header region and its "
-                          "VMCOREINFO names none; give --arch")
-    regions = resolve(capture.regions, same_bytes, ids_unique=capture.scheme == "meminspect")
-    plan = plan_vmcore(regions, capture.vmcoreinfo, capture.notes, arch)
-    return Plan(plan.arch, plan.header, plan.loads, plan.regions, plan.size,
-                tuple(capture.warnings) + plan.warnings)
-
-
-def write_vmcore(plan: Plan, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
-    """Stream the planned bytes to ``out`` with a bounded buffer.
-
-    Payloads go through ``os.copy_file_range`` (an in-kernel copy, as cat
-    does) when ``out`` is a real file, else a 1 MiB ``readinto`` loop.
-    """
-    out.write(plan.header)
-    fd = _real_fd(out)
-    buffer = None
-    for load in plan.loads:
-        payload = load.payload
-        with open(payload.path, "rb") as src:
-            done = _kernel_copy(src.fileno(), fd, payload.offset, load.size, progress) if fd else 0
-            if done < load.size:
-                if buffer is None:
-                    buffer = memoryview(bytearray(CHUNK))
-                _buffered_copy(src, out, payload, done, load.size, buffer, progress)
-    if fd is not None:
-        out.seek(0, os.SEEK_END)
-
-
-def _real_fd(out: BinaryIO) -> int | None:
-    try:
-        fd = out.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return None
-    out.flush()
-    return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
-
-
-def _kernel_copy(src: int, dst: int, offset: int, size: int, progress) -> int:
-    """Copy in the kernel; returns how many bytes it managed (0 if unsupported)."""
-    done = 0
-    while done < size:
-        try:
-            n = os.copy_file_range(src, dst, min(COPY_STEP, size - done), offset + done)
-        except OSError:
-            return done
-        if n == 0:
-            return done
-        done += n
-        if progress:
-            progress(n)
-    return done
-
-
-def _buffered_copy(src, out: BinaryIO, payload: Payload, start: int, size: int,
-                   buffer: memoryview, progress) -> None:
-    src.seek(payload.offset + start)
-    left = size - start
-    while left:
-        got = src.readinto(buffer[:min(CHUNK, left)])
-        if not got:
-            raise TruncatedError(f"file ended {left:#x} bytes early (changed while reading?)",
-                                 path=payload.path, offset=payload.offset + size - left,
-                                 field="payload")
-        out.write(buffer[:got])
-        left -= got
-        if progress:
-            progress(got)

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-import bench_build
+from builders import blobs as bench_build
 from minidump.cli import main
 
 MIB = 1 << 20

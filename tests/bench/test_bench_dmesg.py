@@ -7,17 +7,11 @@ Whole-process comparisons with makedumpfile are in docs (``--dump-dmesg`` and
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from minidump.kernel.printk import read_log  # noqa: E402
-from minidump.kernel.vmcoreinfo import VmcoreInfo  # noqa: E402
-from printk_builders import DictMemory, LocklessRing  # noqa: E402
-from realkernel_fixtures import realkernel  # noqa: E402,F401 - fixture
+from builders.printk import DictMemory, LocklessRing
+from minidump.kernel.printk import read_log
+from minidump.kernel.vmcoreinfo import VmcoreInfo
 
 pytestmark = pytest.mark.benchmark
 
@@ -35,15 +29,12 @@ def test_bench_synthetic_ring(benchmark):
 
 @pytest.mark.realkernel
 def test_bench_real_dump(benchmark, realkernel):
-    from minidump.kernel.memory import CoreMemory
-    from minidump.elf.core import read_core
+    import minidump
     rec = realkernel["captures"]["cloud-amd64-kaslr"]
 
     def dmesg() -> bytes:
-        core = read_core(rec["vmcore"])
-        info = VmcoreInfo(core.vmcoreinfo)
-        with CoreMemory(core, info) as mem:
-            return read_log(mem, info).text()
+        with minidump.open(rec["vmcore"]) as capture:
+            return capture.kernel_log().text()
     assert b"minidump-harness" in benchmark(dmesg)
 
 

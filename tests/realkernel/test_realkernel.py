@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
+import minidump
 from minidump.cli import main
-from minidump.files import Extent
 from minidump.elf.core import read_core
-from minidump.sources.fullcapture import FullCapture
 from minidump.elf.vmlinux import Vmlinux
+from minidump.kernel.image import find_image, vmcoreinfo_from_memory
+from minidump.kernel.memory import Extent, PhysicalMemory
 
 HARNESS = Path(__file__).parents[2] / "tools" / "realkernel" / "harness.py"
 pytestmark = [pytest.mark.realkernel,
@@ -80,24 +81,23 @@ def test_extract_crash_log_and_drgn_match_full_dump(rec, tmp_path, capsys):
 def test_vmcoreinfo_from_memory_equals_note(rec):
     """Without the note, VMCOREINFO comes from vmcoreinfo_data (KASLR: image found by banner)."""
     core = read_core(rec["vmcore"])
-    extents = [Extent(load.paddr, load.filesz, core.path, load.offset) for load in core.loads
-               if load.filesz]
-    with Vmlinux.open(rec["vmlinux"]) as vmlinux, FullCapture(
-            extents, path=core.path, container="ELF vmcore", arch=core.arch) as capture:
-        capture.attach(vmlinux)
-        assert capture.vmcoreinfo.raw == core.vmcoreinfo
-        assert capture.vmcoreinfo_source.startswith("vmcoreinfo_data at PA ")
+    memory = PhysicalMemory([Extent(load.paddr, load.filesz, core.path, load.offset)
+                             for load in core.loads if load.filesz], name=core.path)
+    with Vmlinux.open(rec["vmlinux"]) as vmlinux, memory:
+        info, source = vmcoreinfo_from_memory(find_image(memory, vmlinux), path=core.path)
+        assert info.raw == core.vmcoreinfo
+        assert source.startswith("vmcoreinfo_data at PA ")
 
 
 def test_memblock_layout_from_btf_reads_real_arrays(rec):
     from minidump.meminspect.static import open_debuginfo
     from minidump.meminspect.memblock import layout_from_debuginfo, read_memblock
-    with Vmlinux.open(rec["vmlinux"]) as vmlinux, FullCapture.open(rec["vmcore"]) as capture:
-        capture.attach(vmlinux)
+    with Vmlinux.open(rec["vmlinux"]) as vmlinux, minidump.open(
+            rec["vmcore"], vmlinux=rec["vmlinux"]) as capture:
         info = open_debuginfo(rec["vmlinux"])
         layout = layout_from_debuginfo(info, 64)
         info.close()
-        regions = read_memblock(vmlinux, capture, layout)
+        regions = read_memblock(vmlinux, capture.kernel, layout)
     memory = [r for r in regions if r.type == "memory"]
     assert memory[0].base == 0x1000 and sum(r.size for r in memory) > 500 << 20
     assert not [r for r in regions if r.inspect]   # 6.1 has no meminspect

@@ -1,0 +1,214 @@
+"""The front door of the library: :func:`open` any capture, :func:`extract` from a full one.
+
+Paths are opened here and nowhere else above the readers; every keyword is a
+command-line option of the same name (``--memory`` is ``memory=``,
+``--table-addr`` is ``table_addr=``, ...), so a script and the CLI mean the
+same thing by the same words.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Iterable, Union
+
+from minidump.capture import Capture
+from minidump.errors import FormatError, MinidumpError, SymbolError, UsageError
+from minidump.files import parse_int, read_small
+from minidump.limits import VMCOREINFO_MAX
+from minidump.model import ARCHES
+
+if TYPE_CHECKING:
+    from minidump.elf.vmlinux import Vmlinux
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _smem_base(value) -> tuple[int | None, int | None]:
+    """``--smem-base``: an int, ``(base, size)``, or the text ``PADDR[,SIZE]``."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, tuple):
+        return value[0], value[1] if len(value) > 1 else None
+    base, _, size = str(value).partition(",")
+    return parse_int(base, "--smem-base"), parse_int(size, "--smem-base size") if size else None
+
+
+def _address(value, what: str) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return parse_int(str(value), what)
+
+
+def load_vmcoreinfo(value) -> "tuple[VmcoreInfo, str] | tuple[None, str]":
+    """``--vmcoreinfo``: a file of VMCOREINFO text (bounded like the kernel's), or the bytes."""
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
+    if value is None:
+        return None, ""
+    if isinstance(value, (bytes, bytearray)):
+        return VmcoreInfo(bytes(value), path="--vmcoreinfo"), "--vmcoreinfo"
+    path = os.fspath(value)
+    return VmcoreInfo(read_small(path, VMCOREINFO_MAX, "VMCOREINFO"), path=path), path
+
+
+def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | None = None,
+         smem_base: int | str | tuple | None = None, sahara_table: PathLike | None = None,
+         vmcoreinfo: PathLike | bytes | None = None, format: str = "auto",
+         arch: str | None = None, vmlinux: PathLike | None = None) -> Capture:
+    """Open any capture: a md_*.BIN directory, a Raw_Dmp! image, an SMEM item-602 blob, a RAM
+    image holding the SMEM table (with ``memory``), raw RAM images ``FILE@PADDR``, or an ELF
+    vmcore.
+
+    ``memory`` lists raw RAM images as ``"FILE@PADDR"``; ``table_addr`` and
+    ``smem_base`` (``PADDR`` or ``"PADDR,SIZE"``) locate the SMEM table;
+    ``sahara_table`` gives md_*.BIN blobs their addresses; ``vmcoreinfo`` (a
+    file of text) replaces the captured VMCOREINFO; ``format`` forces the
+    container kind (``mddir``, ``rawdump``, ``smem-blob``, ``ram``, ``memory``,
+    ``elf``); ``arch`` the architecture; ``vmlinux`` is the kernel's image with
+    symbols, for what needs it (VMCOREINFO of a full capture without the note,
+    the randomized x86_64 direct map, ``facts()``).  Nothing is written.
+    Errors are :class:`minidump.MinidumpError` subclasses with ``.path``,
+    ``.offset`` and ``.field``.
+    """
+    from minidump.assemble import assemble
+    from minidump.kernel.memory import PhysicalMemory
+    from minidump.sources import (BY_KIND, FORMATS, Context, Source, detect, is_memory_spec,
+                                  memory_extent, split_memory_spec)
+
+    path = os.fspath(path)
+    spec = is_memory_spec(path)
+    if not spec and not os.path.exists(path):
+        raise UsageError(f"{path}: no such file or directory")
+    if arch and arch not in ARCHES:
+        raise UsageError(f"--arch {arch!r}: expected one of {', '.join(sorted(ARCHES))}")
+    if format not in FORMATS:
+        raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    memory = [os.fspath(m) for m in memory]
+    info, info_source = load_vmcoreinfo(vmcoreinfo)
+    extents = ([memory_extent(path)] if spec else []) + [memory_extent(m) for m in memory]
+    name = split_memory_spec(path)[0] if spec else path
+    ram = PhysicalMemory(extents, name=name)
+    try:
+        reader = detect(path, has_memory=bool(extents)) if format == "auto" else BY_KIND[format]
+        base, size = _smem_base(smem_base)
+        context = Context(reader.kind, ram, _address(table_addr, "--table-addr"), base, size,
+                          os.fspath(sahara_table) if sahara_table else None)
+        table_warnings: list[str] = []
+        if reader.kind in ("mddir", "rawdump") and ram.extents:
+            from minidump.sources.smem import table_rows
+            found = Source("SMEM minidump table")
+            context.table_rows = table_rows(ram, found, table_addr=context.table_addr,
+                                            smem_base=base, smem_size=size)
+            table_warnings = found.warnings
+        source = reader.load().read(name, context)
+        source.warnings[:0] = table_warnings
+        capture = assemble(source, input=name, vmcoreinfo=info, vmcoreinfo_source=info_source,
+                           arch=arch)
+    except BaseException:
+        ram.close()
+        raise
+    capture._ram = ram
+    capture.inputs = [name, *(split_memory_spec(m)[0] for m in memory),
+                      *(os.fspath(p) for p in (vmcoreinfo, sahara_table, vmlinux)
+                        if p is not None and not isinstance(p, (bytes, bytearray)))]
+    if vmlinux is not None:
+        capture.vmlinux = os.fspath(vmlinux)
+        from minidump.elf.vmlinux import Vmlinux
+        try:
+            with Vmlinux.open(capture.vmlinux) as image:
+                attach(capture, image, required=False)
+        except BaseException:
+            capture.close()
+            raise
+    return capture
+
+
+def attach(capture: Capture, vmlinux: "Vmlinux", *, required: bool) -> None:
+    """Use the vmlinux where the capture alone cannot answer.
+
+    Without a VMCOREINFO note, VMCOREINFO is read from ``vmcoreinfo_data``
+    through the kernel image found in memory (``required``: failing that is an
+    error, else a warning).  On x86_64 the randomized direct-map base is read
+    from ``page_offset_base``.
+    """
+    from minidump.kernel.image import find_image, vmcoreinfo_from_memory
+    capture._attached = vmlinux.path
+    if capture.vmcoreinfo is None:
+        try:
+            image = find_image(capture.memory, vmlinux, path=capture.input)
+            capture.set_vmcoreinfo(*vmcoreinfo_from_memory(image, path=capture.input))
+        except MinidumpError as exc:
+            if required:
+                cls = SymbolError if isinstance(exc, SymbolError) else FormatError
+                raise cls(f"no VMCOREINFO note, and reading it from memory failed: "
+                          f"{exc.problem}", path=capture.input) from exc
+            capture.warn(f"no VMCOREINFO, and reading it from memory failed: {exc.problem}")
+            return
+    if capture.elf_arch is None:
+        capture.set_arch(vmlinux.arch)
+    base = vmlinux.symbols.get("page_offset_base") if capture.arch == "x86_64" else None
+    if base is not None:
+        try:
+            capture.use_direct_map(capture.kernel.word(capture.kernel.runtime(base.value),
+                                                       "page_offset_base"))
+        except MinidumpError as exc:
+            if required:
+                raise
+            capture.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
+                         "not translated")
+
+
+def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike,
+            regions: str | None = None, profile: str | None = None,
+            memory: Iterable[str] = (), meminspect_version: str | None = None,
+            vmcoreinfo: PathLike | bytes | None = None) -> Capture:
+    """The minidump of a full capture: only the regions the kernel registered for inspection.
+
+    ``full_capture`` is an ELF vmcore (kdump, QEMU ``dump-guest-memory``), raw
+    RAM ``"FILE@PADDR"``, or an open :class:`Capture` of one; ``vmlinux`` its
+    kernel with symbols; ``regions`` a ``--regions`` file or a shipped set
+    (``"v3-default"``) for kernels without meminspect; ``profile="crash"``
+    adds what crash reads before its prompt.  Returns a Capture whose
+    ``write_vmcore()`` writes the small vmcore.
+    """
+    from minidump.elf.vmlinux import Vmlinux
+    from minidump.meminspect.extract import select, with_payloads
+
+    if isinstance(full_capture, Capture):
+        full, owned = full_capture, False
+    else:
+        full, owned = _open_full(os.fspath(full_capture), memory, vmcoreinfo), True
+    try:
+        vmlinux = os.fspath(vmlinux)
+        with Vmlinux.open(vmlinux) as image:
+            attach(full, image, required=True)
+            chosen = select(image, full.kernel, full.arch or image.arch.name,
+                            regions_file=regions, profile=profile, version=meminspect_version)
+        picked = with_payloads(full, chosen.regions)
+    finally:
+        if owned:
+            full.close()
+    out = Capture(full.input, f"{full.container} + vmlinux", regions=picked,
+                  elf_arch=full.elf_arch, vmcoreinfo=full.vmcoreinfo,
+                  vmcoreinfo_source=full.vmcoreinfo_source, notes=full.notes,
+                  warnings=chosen.warnings, inputs=[*full.inputs, vmlinux], vmlinux=vmlinux)
+    out.profile = chosen.added
+    return out
+
+
+def _open_full(path: str, memory: Iterable[str], vmcoreinfo) -> Capture:
+    """A full capture: an ELF vmcore or raw RAM ``FILE@PADDR``; anything else is a usage error."""
+    from minidump.elf.core import sniff
+    from minidump.sources import is_memory_spec
+    if is_memory_spec(path):
+        return open(path, memory=memory, vmcoreinfo=vmcoreinfo, format="memory")
+    if sniff(path):
+        return open(path, memory=memory, vmcoreinfo=vmcoreinfo, format="elf")
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    raise UsageError(f"{path} is not an ELF vmcore; give a raw RAM image as FILE@PADDR")
+
+
+__all__ = ["open", "extract", "attach", "load_vmcoreinfo"]

@@ -1,0 +1,238 @@
+"""The Capture: one object for any input, whatever its container.
+
+A Capture holds the regions (each with its final status), one memory model
+(:class:`~minidump.kernel.memory.PhysicalMemory` over the captured bytes, with
+the kernel view :class:`~minidump.kernel.memory.KernelMemory` on top), the
+VMCOREINFO and the ELF notes.  Every command is a thin adapter over it:
+``regions``/``build`` plan and write it, ``dmesg``/``info``/``vmcoreinfo``
+read kernel memory through it, on any container.
+
+Make one with :func:`minidump.open` (or :func:`minidump.extract`); it holds
+files open, so use it as a context manager.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from minidump.errors import FormatError, LayoutError
+from minidump.files import Closable
+from minidump.model import Arch, Note, Region, Status
+
+if TYPE_CHECKING:
+    from minidump.kernel.memory import KernelMemory, PhysicalMemory
+    from minidump.kernel.printk import Record
+    from minidump.kernel.vmcoreinfo import VmcoreInfo
+    from minidump.vmcore.plan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What :meth:`Capture.write_vmcore` wrote: the path, its size, every region and the lost ones."""
+
+    path: str
+    size: int
+    regions: tuple[Region, ...]
+    lost: tuple[Region, ...]
+    warnings: tuple[str, ...]
+
+
+class Capture(Closable):
+    """Regions, memory, VMCOREINFO and notes of one capture.
+
+    ``arch`` is ``"x86_64"``, ``"arm64"``, ``"arm"``, ``"riscv64"`` or None when
+    nothing in the capture names it; ``vmcoreinfo`` is a mapping
+    (``cap.vmcoreinfo["OSRELEASE"]``) or None; ``regions`` are
+    :class:`~minidump.model.Region` rows with their final status.
+    """
+
+    def __init__(self, input: str, container: str, *, regions: list[Region],
+                 elf_arch: Arch | None = None, vmcoreinfo: "VmcoreInfo | None" = None,
+                 vmcoreinfo_source: str = "", notes: list[Note] | None = None,
+                 warnings: list[str] | None = None, scheme: str = "unknown",
+                 table_where: str = "", ram: "PhysicalMemory | None" = None,
+                 inputs: list[str] | None = None, vmlinux: str | None = None) -> None:
+        self.input = input
+        self.container = container
+        self.elf_arch = elf_arch
+        self.vmcoreinfo = vmcoreinfo
+        self.vmcoreinfo_source = vmcoreinfo_source
+        self.notes = list(notes or [])
+        self.warnings = list(warnings or [])
+        self.scheme = scheme          # "meminspect" (seq_num = meminspect ID), "downstream", ...
+        self.table_where = table_where
+        self.inputs = list(inputs or [input])
+        self.vmlinux = vmlinux
+        self._assembled = list(regions)
+        self._ram = ram               # RAM images given with the capture (--memory), if any
+        self._regions: list[Region] | None = None
+        self._plan: "Plan | None" = None
+        self._memory: "PhysicalMemory | None" = None
+        self._kernel: "KernelMemory | None" = None
+        self._owned: list[Closable] = []
+        self.page_offset: int | None = None   # x86_64 direct-map base read from memory
+        self.profile: list[dict] = []         # what extract --profile added, and why
+        self._attached: str | None = None     # the vmlinux attach() used
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def arch(self) -> str | None:
+        """The target architecture's name, or None when the capture does not say."""
+        return self.elf_arch.name if self.elf_arch is not None else None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    # -- regions and the plan --------------------------------------------------
+    @property
+    def regions(self) -> list[Region]:
+        """Every region with its final status: written, or why not (duplicates, overlaps)."""
+        if self._regions is None:
+            from minidump.vmcore.plan import payload_same_bytes, resolve
+            self._regions = resolve(self._assembled, payload_same_bytes,
+                                    ids_unique=self.scheme == "meminspect")
+        return list(self._regions)
+
+    def plan(self) -> "Plan":
+        """Every header, note and file offset of the vmcore this capture becomes (no I/O)."""
+        if self._plan is None:
+            from minidump.vmcore.plan import plan_vmcore
+            if self.elf_arch is None:
+                raise LayoutError("unknown architecture: the capture has no ELF header region "
+                                  "and its VMCOREINFO names none; give --arch")
+            plan = plan_vmcore(self.regions, self.vmcoreinfo.raw if self.vmcoreinfo else None,
+                               self.notes, self.elf_arch)
+            self._plan = plan.with_warnings(tuple(self.warnings) + plan.warnings)
+        return self._plan
+
+    @property
+    def lost(self) -> list[Region]:
+        """Registered regions whose bytes the capture does not hold."""
+        return [r for r in self.regions if r.status is not None and r.status.lost]
+
+    # -- memory ----------------------------------------------------------------
+    @property
+    def memory(self) -> "PhysicalMemory":
+        """The captured physical bytes: region payloads, then the RAM images."""
+        if self._memory is None:
+            from minidump.kernel.memory import Extent, PhysicalMemory
+            extents = []
+            for region in self.regions:
+                usable = region.status in (Status.WRITTEN, Status.SHORT)
+                if usable and region.payload is not None and region.paddr is not None:
+                    size = min(region.size, region.payload.length)
+                    extents.append(Extent(region.paddr, size, region.payload.path,
+                                          region.payload.offset, region.vaddr))
+            ram = self._ram.extents if self._ram is not None else []
+            self._memory = PhysicalMemory(extents + ram, name=self.input)
+        return self._memory
+
+    @property
+    def kernel(self) -> "KernelMemory":
+        """Kernel virtual reads: the capture's own virtual addresses, then VMCOREINFO's rules."""
+        if self._kernel is None:
+            from minidump.kernel.memory import KernelMemory
+            from minidump.kernel.translate import Translator
+            info = self.vmcoreinfo
+            translator = Translator(self.arch, info, page_offset=self.page_offset) \
+                if info is not None and self.arch else None
+            offset = (info.kerneloffset or 0) if info is not None else 0
+            self._kernel = KernelMemory(self.memory, self.elf_arch, translator, offset)
+        return self._kernel
+
+    def use_direct_map(self, page_offset: int) -> None:
+        """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""
+        self.page_offset = page_offset
+        self._kernel = None
+
+    def set_vmcoreinfo(self, info: "VmcoreInfo", source: str) -> None:
+        """VMCOREINFO found after the join (read from memory through a vmlinux)."""
+        self.vmcoreinfo, self.vmcoreinfo_source = info, source
+        self._kernel, self._plan = None, None
+
+    def set_arch(self, arch: Arch) -> None:
+        self.elf_arch = arch
+        self._kernel, self._plan = None, None
+
+    def read(self, paddr: int, size: int) -> bytes:
+        """``size`` captured bytes at physical ``paddr``; :class:`minidump.FaultError` where
+        nothing was captured."""
+        return self.memory.read(paddr, size)
+
+    def read_virt(self, vaddr: int, size: int) -> bytes:
+        """``size`` bytes at kernel virtual ``vaddr`` (kernel image, linear map, or an address
+        the capture gives); :class:`minidump.FaultError` where it cannot."""
+        return self.kernel.read_virt(vaddr, size)
+
+    # -- answers -----------------------------------------------------------------
+    def require_vmcoreinfo(self) -> "VmcoreInfo":
+        if self.vmcoreinfo is None:
+            raise FormatError("no VMCOREINFO note; give --vmcoreinfo FILE (minidump vmcoreinfo "
+                              "--vmlinux VMLINUX can generate one)", path=self.input)
+        return self.vmcoreinfo
+
+    def dmesg(self, *, partial: bool = False) -> list["Record"]:
+        """The kernel log's records, oldest first (``partial``: only after ``dmesg -c``)."""
+        return self.kernel_log(partial=partial).records_list()
+
+    def kernel_log(self, *, partial: bool = False):
+        """The kernel log as :class:`~minidump.kernel.printk.KernelLog` (records or plain text)."""
+        from minidump.kernel.printk import read_log
+        info = self.require_vmcoreinfo()
+        arch = self.elf_arch or Arch(0)
+        return read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
+                        partial=partial)
+
+    def facts(self, *, debuginfo=None) -> dict:
+        """What ``minidump info --json`` prints: facts, layout and per-consumer readiness.
+
+        ``debuginfo`` is an open :class:`~minidump.kernel.debuginfo.DebugInfo`; by
+        default the capture's ``vmlinux`` is opened when it was given.
+        """
+        from minidump.kernel.facts import gather
+        if debuginfo is None and self.vmlinux:
+            from minidump.kernel.debuginfo import DebugInfo
+            with DebugInfo.open(self.vmlinux) as dbg:
+                return self.facts(debuginfo=dbg)
+        if debuginfo is not None and self._attached != debuginfo.path:
+            from minidump.api import attach
+            attach(self, debuginfo.vmlinux, required=False)
+        return gather(self, debuginfo)
+
+    # -- output --------------------------------------------------------------------
+    def write_vmcore(self, path: str | os.PathLike, *, force: bool = False,
+                     progress: Callable[[int], None] | None = None) -> WriteResult:
+        """Write the ELF vmcore (what ``minidump build`` does), atomically.
+
+        Refuses an output that is one of the inputs, and an existing one unless
+        ``force``; a failure leaves nothing at ``path``.  ``progress`` is called
+        with each number of bytes copied.
+        """
+        from minidump.files import atomic_output, check_output
+        from minidump.vmcore.write import write_vmcore
+        path = os.fspath(path)
+        check_output(path, force=force, inputs=self.inputs)   # before any planning I/O
+        plan = self.plan()
+        with atomic_output(path, force=force, inputs=self.inputs) as out:
+            write_vmcore(plan, out, progress)
+        return WriteResult(path, plan.size, plan.regions, tuple(plan.lost), plan.warnings)
+
+    # -- files ---------------------------------------------------------------------
+    def own(self, closable: Closable) -> None:
+        """Close ``closable`` with this capture."""
+        self._owned.append(closable)
+
+    def close(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+        if self._ram is not None:
+            self._ram.close()
+        for item in self._owned:
+            item.close()
+        self._owned.clear()
+
+    def __repr__(self) -> str:
+        return (f"<Capture {self.input!r}: {self.container}, {self.arch or 'arch unknown'}, "
+                f"{len(self._assembled)} regions>")

@@ -1,0 +1,49 @@
+"""``minidump build --from-table INPUT -o OUT``: one ELF vmcore from a firmware minidump."""
+
+from __future__ import annotations
+
+import argparse
+
+from minidump.cli import ExitCode
+from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
+from minidump.report import Document, regions_document
+
+EXAMPLES = """\
+examples:
+  minidump build --from-table md/ -o vmcore             # md_*.BIN blobs (qdl / QPST)
+  minidump build --from-table rawdump.img -o vmcore     # a Raw_Dmp! partition image
+  minidump build --from-table ram/smem.bin \\
+      --memory ram/smem.bin@0x86000000 --memory ram/ddr0.bin@0x80000000 -o vmcore
+then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("build", help="write a vmcore from a firmware minidump",
+                       description="Write one ELF vmcore (VMCOREINFO note + one PT_LOAD per "
+                                   "region) from a firmware minidump.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--from-table", dest="input", metavar="INPUT", required=True,
+                   help="md_*.BIN directory, Raw_Dmp! image, SMEM item-602 blob, or RAM "
+                        "image holding the SMEM table")
+    add_input_options(p, positional=None)
+    output_options(p, required=True, what="vmcore to write")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no report table")
+    return p
+
+
+def run(args) -> tuple[Document | None, ExitCode]:
+    from minidump.files import check_output
+    from minidump.report import Progress
+
+    check_output(args.output, force=args.force, inputs=input_paths(args, args.input))
+    with open_capture(args, args.input) as capture:
+        plan = capture.plan()
+        with Progress(plan.written_bytes, enabled=not args.json) as advance:
+            capture.write_vmcore(args.output, force=args.force, progress=advance)
+        doc = regions_document(capture, plan, args.output)
+        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    if args.quiet and not args.json:
+        return None, code
+    return Document("regions", doc, args.json), code

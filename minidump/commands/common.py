@@ -1,0 +1,59 @@
+"""The input options every reading command shares, and opening a capture with them."""
+
+from __future__ import annotations
+
+import argparse
+
+from minidump.sources import FORMATS
+
+CAPTURE_HELP = ("md_*.BIN directory, Raw_Dmp! image, SMEM item-602 blob, RAM image holding the "
+                "SMEM table (with --memory), raw RAM image FILE@PADDR, or ELF vmcore")
+
+
+def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "input",
+                      metavar: str = "CAPTURE", optional: bool = False) -> None:
+    """The capture and the options that say how to read it (the API's keywords)."""
+    group = p.add_argument_group("input")
+    if positional:
+        group.add_argument(positional, metavar=metavar, nargs="?" if optional else None,
+                           help=CAPTURE_HELP)
+    group.add_argument("--memory", metavar="FILE@PADDR", action="append", default=[],
+                       help="raw RAM image loaded at PADDR (repeatable; crash's syntax)")
+    group.add_argument("--table-addr", metavar="PADDR",
+                       help="physical address of the minidump table (SMEM item 602)")
+    group.add_argument("--smem-base", metavar="PADDR[,SIZE]",
+                       help="SMEM base (and size) instead of scanning the RAM images")
+    group.add_argument("--sahara-table", metavar="FILE",
+                       help="raw Sahara memory-debug table giving each md_*.BIN its address")
+    group.add_argument("--vmcoreinfo", metavar="FILE",
+                       help="VMCOREINFO text to use instead of the captured one")
+    group.add_argument("--format", default="auto", choices=FORMATS,
+                       help="input container (default: detect)")
+    group.add_argument("--arch", help="arm64, x86_64, arm, riscv64 (default: from the capture)")
+
+
+def open_capture(args, path: str, *, vmlinux: str | None = None):
+    """``minidump.open`` with the command's input options."""
+    from minidump.api import open as open_
+    return open_(path, memory=args.memory, table_addr=args.table_addr, smem_base=args.smem_base,
+                 sahara_table=args.sahara_table, vmcoreinfo=args.vmcoreinfo, format=args.format,
+                 arch=args.arch, vmlinux=vmlinux)
+
+
+def input_paths(args, path: str | None) -> list[str]:
+    """Every file the command reads, so ``-o`` can refuse them (before reading anything)."""
+    from minidump.sources import is_memory_spec
+    out = [path.rpartition("@")[0] if path and is_memory_spec(path) else path]
+    out += [m.rpartition("@")[0] for m in args.memory]
+    out += [getattr(args, name, None) for name in ("vmcoreinfo", "sahara_table", "vmlinux")]
+    return [p for p in out if p]
+
+
+def output_options(p: argparse.ArgumentParser, *, required: bool, what: str) -> None:
+    p.add_argument("-o", "--output", metavar="OUT" if required else "FILE", required=required,
+                   help=what)
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+
+
+def formatter() -> type:
+    return argparse.RawDescriptionHelpFormatter

@@ -1,0 +1,104 @@
+"""``minidump regions INPUT``: what build (or extract) would write, without writing.
+
+With ``--vmlinux`` alone it lists the kernel's static meminspect table
+(``.inspect_table``); with a full capture and ``--vmlinux`` it previews
+``extract``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from minidump.cli import ExitCode
+from minidump.commands.common import add_input_options, open_capture
+from minidump.errors import UsageError
+from minidump.report import Document, regions_document
+
+EXAMPLES = """\
+examples:
+  minidump regions md/                 # what build would write, as a table
+  minidump regions rawdump.img --json  # the same rows for scripts
+  minidump regions --vmlinux vmlinux   # what this kernel registers (.inspect_table)
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("regions", help="list what build would write, without writing",
+                       description="List the regions of a capture and what build would "
+                                   "do with each.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_input_options(p, optional=True)
+    p.add_argument("--vmlinux", metavar="VMLINUX",
+                   help="list the vmlinux's static meminspect entries (.inspect_table); "
+                        "with a full capture, the regions extract would write")
+    p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
+                   help="ID names when the vmlinux has no enum meminspect_uid")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    return p
+
+
+def run(args) -> tuple[Document, ExitCode]:
+    if args.vmlinux:
+        return _with_vmlinux(args)
+    if not args.input:
+        raise UsageError("regions needs INPUT, or --vmlinux VMLINUX")
+    with open_capture(args, args.input) as capture:
+        plan = capture.plan()
+        doc = regions_document(capture, plan, None)
+        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    return Document("regions", doc, args.json), code
+
+
+def _with_vmlinux(args) -> tuple[Document, ExitCode]:
+    from minidump.api import extract
+    from minidump.elf.core import sniff
+    from minidump.sources import is_memory_spec
+
+    if args.input is None:
+        return Document("regions", static_document(args.vmlinux, args.meminspect_version),
+                        args.json), ExitCode.OK
+    if not (sniff(args.input) or is_memory_spec(args.input)):
+        raise UsageError(f"regions --vmlinux takes a full capture (ELF vmcore or FILE@PADDR), "
+                         f"not {args.input}; without --vmlinux it lists firmware minidumps")
+    with extract(args.input, vmlinux=args.vmlinux, memory=args.memory,
+                 meminspect_version=args.meminspect_version,
+                 vmcoreinfo=args.vmcoreinfo) as capture:
+        plan = capture.plan()
+        doc = regions_document(capture, plan, None)
+        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    return Document("regions", doc, args.json), code
+
+
+def static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:
+    """The vmlinux's ``.inspect_table`` as region rows (a later entry of one ID supersedes)."""
+    from minidump.elf.vmlinux import Vmlinux
+    from minidump.meminspect.static import enum_names, open_debuginfo, read_static
+    from minidump.model import Region, Status
+    from minidump.report import region_rows, totals
+
+    with Vmlinux.open(vmlinux_path) as vmlinux:
+        debuginfo = open_debuginfo(vmlinux_path) if vmlinux.section(".inspect_table") else None
+        try:
+            names = enum_names(debuginfo) if version is None else None
+            entries, names = read_static(vmlinux, names, debuginfo, version)
+        finally:
+            if debuginfo is not None:
+                debuginfo.close()
+    last = {e.id: e.index for e in entries}
+    regions = []
+    for entry in entries:
+        status, reason = None, ""
+        if last[entry.id] != entry.index:
+            status, reason = Status.DUPLICATE, f"superseded by .inspect_table[{last[entry.id]}]"
+        regions.append(Region(entry.id, entry.id_name, vaddr=entry.va, size=entry.size,
+                              source=entry.symbol or "?", status=status, reason=reason))
+    rows = region_rows(regions)
+    for row, entry in zip(rows, entries):
+        row["symbol"] = entry.symbol
+        row["index"] = entry.index
+    warnings = [] if entries else [
+        "no .inspect_table: this kernel was built without meminspect (see extract --regions)"]
+    return {"input": vmlinux_path, "container": f".inspect_table, IDs from {names.source}",
+            "output": None, "arch": None, "regions": rows, "totals": totals(regions),
+            "warnings": warnings}

@@ -1,0 +1,118 @@
+"""A synthetic vmlinux built with our ELF schemas: sections, symbols, RELA relocations.
+
+Keyword specs (:class:`VmlinuxSpec`) make the ELF64/ELF32 images the vmlinux,
+inspect_table, memblock and extract tests share; no compiler toolchain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from minidump.formats.elf import EM, ET, SHT, STT_OBJECT, elf_structs
+
+STB_GLOBAL, STB_LOCAL = 1, 0
+
+LINK_TEXT = 0xFFFFFFFF81000000  # x86_64 __START_KERNEL with CONFIG_PHYSICAL_START 16 MiB
+
+
+@dataclass
+class Sec:
+    name: str
+    addr: int
+    data: bytes
+    type: int = SHT.PROGBITS
+
+
+@dataclass
+class Sym:
+    name: str
+    value: int
+    size: int = 0
+    type: int = STT_OBJECT
+    bind: int = STB_GLOBAL
+    section: str = ".data"
+
+
+@dataclass
+class Rela:
+    r_offset: int
+    r_type: int
+    r_addend: int
+
+
+@dataclass
+class VmlinuxSpec:
+    bits: int = 64
+    little_endian: bool = True
+    machine: int = EM.X86_64
+    sections: list[Sec] = field(default_factory=list)
+    symbols: list[Sym] = field(default_factory=list)
+    relas: list[Rela] = field(default_factory=list)
+
+
+def _signed(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def make_vmlinux(spec: VmlinuxSpec) -> bytes:
+    """A tiny vmlinux: the given sections, then [.rela.dyn] .symtab .strtab .shstrtab."""
+    elf = elf_structs(spec.little_endian, spec.bits)
+    word = spec.bits // 8
+    sections = list(spec.sections)
+    if spec.relas:
+        shift = 32 if spec.bits == 64 else 8
+        sections.append(Sec(".rela.dyn", 0, b"".join(
+            elf.Elf_Rela.build(dict(r_offset=r.r_offset, r_info=r.r_type & ((1 << shift) - 1),
+                                    r_addend=_signed(r.r_addend, spec.bits)))
+            for r in spec.relas), SHT.RELA))
+    index = {s.name: i + 1 for i, s in enumerate(sections)}
+    strtab = bytearray(b"\0")
+    syms = [elf.Elf_Sym.build(dict(st_name=0, st_info=0, st_other=0, st_shndx=0, st_value=0,
+                                   st_size=0))]
+    for sym in sorted(spec.symbols, key=lambda s: s.bind):  # locals first, as ld does
+        syms.append(elf.Elf_Sym.build(dict(st_name=len(strtab), st_info=sym.bind << 4 | sym.type,
+                                           st_other=0, st_shndx=index[sym.section],
+                                           st_value=sym.value, st_size=sym.size)))
+        strtab += sym.name.encode() + b"\0"
+    symtab_index = len(sections) + 1
+    sections += [Sec(".symtab", 0, b"".join(syms), SHT.SYMTAB), Sec(".strtab", 0, bytes(strtab),
+                                                                     SHT.STRTAB)]
+    shstrtab = bytearray(b"\0")
+    names = []
+    for sec in sections + [Sec(".shstrtab", 0, b"", SHT.STRTAB)]:
+        names.append(len(shstrtab))
+        shstrtab += sec.name.encode() + b"\0"
+    sections.append(Sec(".shstrtab", 0, bytes(shstrtab), SHT.STRTAB))
+    body = bytearray(elf.ehdr_size)
+    offsets = []
+    for sec in sections:
+        body += bytes(-len(body) % 8)
+        offsets.append(len(body))
+        body += sec.data
+    body += bytes(-len(body) % 8)
+    shoff = len(body)
+    shdrs = [elf.Elf_Shdr.build(dict(sh_name=0, sh_type=0, sh_flags=0, sh_addr=0, sh_offset=0,
+                                     sh_size=0, sh_link=0, sh_info=0, sh_addralign=0,
+                                     sh_entsize=0))]
+    for sec, name, offset in zip(sections, names, offsets):
+        shdrs.append(elf.Elf_Shdr.build(dict(
+            sh_name=name, sh_type=sec.type, sh_flags=2 if sec.addr else 0, sh_addr=sec.addr,
+            sh_offset=offset, sh_size=len(sec.data),
+            sh_link=symtab_index + 1 if sec.type == SHT.SYMTAB else (
+                symtab_index if sec.type == SHT.RELA else 0),
+            sh_info=0, sh_addralign=8,
+            sh_entsize={SHT.SYMTAB: elf.Elf_Sym.sizeof(), SHT.RELA: 3 * word}.get(sec.type, 0))))
+    body += b"".join(shdrs)
+    ehdr = elf.Elf_Ehdr.build(dict(
+        e_ident=dict(EI_CLASS=2 if spec.bits == 64 else 1, EI_DATA=1 if spec.little_endian else 2,
+                     EI_VERSION=1, EI_OSABI=0, EI_ABIVERSION=0),
+        e_type=ET.DYN if spec.relas else ET.EXEC, e_machine=spec.machine, e_version=1,
+        e_entry=0, e_phoff=0, e_shoff=shoff, e_flags=0, e_ehsize=elf.ehdr_size,
+        e_phentsize=elf.phdr_size, e_phnum=0, e_shentsize=elf.shdr_size,
+        e_shnum=len(sections) + 1, e_shstrndx=len(sections)))
+    body[:len(ehdr)] = ehdr
+    return bytes(body)
+
+
+ABIS = [(64, True), (64, False), (32, True), (32, False)]
+ABI_IDS = ["elf64-le", "elf64-be", "elf32-le", "elf32-be"]

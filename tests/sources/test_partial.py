@@ -1,0 +1,279 @@
+"""Damaged captures: a reported partial result (exit 3) or one located error line (exit 1)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+
+import pytest
+
+from builders import memory_args
+from minidump.cli import main
+
+ARRAY_PA = 0xF29FA000  # the sample's APSS minidump_region array, inside ram/ddr5.bin
+DDR5_PA = 0xF29F8000
+SLOT0_AT = 0x10E8 + 16  # minidump_subsystem[0] inside ram/smem.bin (item 602 data + header)
+
+
+@pytest.fixture
+def ram(tmp_path, samples):
+    target = tmp_path / "ram"
+    shutil.copytree(samples / "ram", target)
+    return target
+
+
+@pytest.fixture
+def md(tmp_path, samples):
+    target = tmp_path / "md"
+    shutil.copytree(samples / "md", target)
+    return target
+
+
+def patch(path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+def entry_at(index: int) -> int:
+    """File offset of minidump_region[index] in ddr5.bin."""
+    return ARRAY_PA - DDR5_PA + 40 * index
+
+
+def index_of(ram, ident: int) -> int:
+    """Array index of the region whose seq_num (meminspect ID) is ``ident``."""
+    data = (ram / "ddr5.bin").read_bytes()
+    return next(i for i in range(201) if struct.unpack_from("<I", data, entry_at(i) + 16)[0] == ident)
+
+
+def address_of(ram, ident: int) -> int:
+    return struct.unpack_from("<Q", (ram / "ddr5.bin").read_bytes(),
+                              entry_at(index_of(ram, ident)) + 24)[0]
+
+
+def regions(capsys, *argv):
+    code = main(["regions", *argv, "--json"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out else None), err
+
+
+def ram_args(ram):
+    return [str(ram / "smem.bin"), *memory_args(ram)]
+
+
+def row(doc, ident):
+    return next(r for r in doc["regions"] if r["id"] == ident)
+
+
+def test_duplicate_ids_are_reported(capsys, ram):
+    seq_10 = struct.unpack_from("<I", (ram / "ddr5.bin").read_bytes(), entry_at(12) + 16)[0]
+    patch(ram / "ddr5.bin", entry_at(13) + 16, struct.pack("<I", seq_10))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    dup = [r for r in doc["regions"] if r["status"] == "duplicate"]
+    assert len(dup) == 1 and dup[0]["id"] == seq_10 and "already written" in dup[0]["reason"]
+    assert code == 0  # the first copy is written: nothing is lost
+
+
+def test_table_and_header_disagree(capsys, ram):
+    addr = address_of(ram, 10)  # jiffies_64, 8 bytes
+    patch(ram / "ddr5.bin", entry_at(index_of(ram, 22)) + 24, struct.pack("<Q", addr + 4))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    bad = [r for r in doc["regions"] if r["status"] != "written"]
+    assert len(bad) == 1 and bad[0]["status"] == "invalid" and bad[0]["id"] == 22
+    assert f"region table says PA {addr + 4:#x}, the ELF header PA" in bad[0]["reason"]
+    assert code == 3
+
+
+def sahara_row(table, filename: bytes) -> int:
+    data = table.read_bytes()
+    return next(i * 64 for i in range(len(data) // 64) if data[i * 64 + 44:].startswith(filename))
+
+
+def test_overlapping_regions_with_different_bytes(capsys, tmp_path, samples):
+    """Blobs placed by the Sahara table alone: an overlap with other bytes is refused."""
+    md = tmp_path / "md"
+    shutil.copytree(samples / "md-nokelf", md)
+    table = md / "sahara_table.bin"
+    jiffies = struct.unpack_from("<Q", table.read_bytes(), sahara_row(table, b"md_Kjiffies10") + 8)[0]
+    patch(table, sahara_row(table, b"md_Kprb22.BIN") + 8, struct.pack("<Q", jiffies + 4))
+    code, doc, err = regions(capsys, str(md))
+    bad = [r for r in doc["regions"] if r["status"] == "invalid"]
+    assert len(bad) == 1 and bad[0]["id"] == 22
+    assert bad[0]["reason"] == (f"overlaps Kjiffies (ID 10) at PA {jiffies + 4:#x} with "
+                                "different bytes")
+
+
+def test_overlap_with_same_bytes_is_kept(capsys, ram):
+    """From RAM images overlapping regions read the same bytes: both are written."""
+    patch(ram / "ddr5.bin", entry_at(index_of(ram, 22)) + 24,
+          struct.pack("<Q", address_of(ram, 10) + 4))
+    patch(ram / "ddr5.bin", entry_at(index_of(ram, 1)) + 20, b"INVA"[::-1])
+    code, doc, err = regions(capsys, *ram_args(ram))
+    assert row(doc, 22)["status"] == "written" and row(doc, 10)["status"] == "written"
+
+
+def test_region_outside_every_ram_image(capsys, ram):
+    patch(ram / "ddr5.bin", entry_at(index_of(ram, 30)) + 24, struct.pack("<Q", 0x4_0000_0000))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    gone = [r for r in doc["regions"] if r["status"] != "written"]
+    assert len(gone) == 1 and gone[0]["status"] == "invalid"
+    assert "region table says PA 0x400000000" in gone[0]["reason"]
+    assert code == 3
+
+
+def test_invalid_region_marker(capsys, ram):
+    patch(ram / "ddr5.bin", entry_at(31) + 20, b"INVA"[::-1])
+    code, doc, err = regions(capsys, *ram_args(ram))
+    bad = [r for r in doc["regions"] if r["status"] == "invalid"]
+    assert bad and "'INVA', not VALI" in bad[0]["reason"]
+
+
+def test_non_utf8_and_path_names(capsys, ram):
+    patch(ram / "ddr5.bin", entry_at(32), b"K/../\xff\x00".ljust(16, b"\0"))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    names = [r["name"] for r in doc["regions"]]
+    assert "K\\x2f..\\x2f\\xff" in names
+
+
+def test_region_count_past_any_table(capsys, ram):
+    patch(ram / "smem.bin", SLOT0_AT + 16, struct.pack("<I", 100000))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    assert code == 1
+    assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1108 "
+                           "(minidump_subsystem[0].region_count): region_count 100000 is past any "
+                           "table size (max 1024)")
+
+
+def test_region_array_outside_images(capsys, ram):
+    patch(ram / "smem.bin", SLOT0_AT + 24, struct.pack("<Q", 0xF2A03C00))
+    code, doc, err = regions(capsys, *ram_args(ram))
+    assert code == 1
+    assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1110 "
+                           "(minidump_subsystem[0].regions_baseptr): region array at PA "
+                           "0xf2a03c00 (53 x 40 bytes) is not inside any --memory image")
+
+
+def test_smem_not_found(capsys, ram):
+    patch(ram / "smem.bin", 0x1FF000, b"\0\0\0\0")
+    code, doc, err = regions(capsys, *ram_args(ram))
+    assert code == 1 and "SMEM not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_smem_bad_canary(capsys, ram):
+    patch(ram / "smem.bin", 0x1020, b"\0\0")
+    code, doc, err = regions(capsys, *ram_args(ram))
+    assert code == 1
+    assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1020 "
+                           "(smem_private_entry[0].canary): expected 0xa5a5, got 0x0")
+
+
+def test_missing_blob(capsys, md):
+    (md / "md_Kjiffies10.BIN").unlink()
+    code, doc, err = regions(capsys, str(md))
+    assert code == 3
+    assert row(doc, 10)["status"] == "missing"
+    assert sum(r["status"] == "written" for r in doc["regions"]) == len(doc["regions"]) - 1
+
+
+def test_short_blob(capsys, md):
+    blob = md / "md_Kprb_data25.BIN"
+    blob.write_bytes(blob.read_bytes()[:100])
+    code, doc, err = regions(capsys, str(md))
+    assert code == 3 and row(doc, 25)["status"] == "short"
+    assert "payload has 0x64 of" in row(doc, 25)["reason"]
+
+
+def test_encrypted_header_blob(capsys, md):
+    blob = md / "md_KELF1.BIN"
+    blob.write_bytes(bytes((b * 7 + 3) & 0xFF for b in blob.read_bytes()))
+    code, doc, err = regions(capsys, str(md))
+    assert row(doc, 1)["status"] == "encrypted"
+    assert any("not an ELF core" in w for w in doc["warnings"])
+    # the Sahara table still places every other blob
+    assert sum(r["status"] == "written" for r in doc["regions"]) == len(doc["regions"]) - 1
+
+
+def test_truncated_rawdump_at_every_header_byte(capsys, tmp_path, samples):
+    data = (samples / "rawdump.img").read_bytes()
+    img = tmp_path / "raw.img"
+    for cut in range(0, 56 + 64 * 3, 7):
+        img.write_bytes(data[:cut])
+        code = main(["regions", str(img), "--format", "rawdump"])
+        out, err = capsys.readouterr()
+        assert code == 1, cut
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert f"{img}: offset 0x" in err
+
+
+def test_truncated_rawdump_data_is_partial(capsys, tmp_path, samples):
+    data = (samples / "rawdump.img").read_bytes()
+    img = tmp_path / "raw.img"
+    img.write_bytes(data[:len(data) - 5000])
+    code, doc, err = regions(capsys, str(img))
+    assert code == 3
+    lost = [r for r in doc["regions"] if r["status"] in ("short", "missing")]
+    assert lost and any("runs past the image end" in w for w in doc["warnings"])
+
+
+def test_sahara_table_listing_a_blob_twice(capsys, tmp_path, samples):
+    """Two rows for one file at different addresses: the first is used, with a warning."""
+    md = tmp_path / "md"
+    shutil.copytree(samples / "md-nokelf", md)
+    table = md / "sahara_table.bin"
+    row = sahara_row(table, b"md_Kjiffies10")
+    data = table.read_bytes()
+    again = bytearray(data[row:row + 64])
+    struct.pack_into("<Q", again, 8, 0x9000_0000)
+    table.write_bytes(data + bytes(again))
+    code, doc, err = regions(capsys, str(md))
+    jiffies = struct.unpack_from("<Q", data, row + 8)[0]
+    assert row_of(doc, 10)["paddr"] == jiffies
+    assert any(w.startswith(f"sahara_table.bin[{len(data) // 64}] places md_kjiffies10.bin at PA "
+                            "0x90000000 (0x8 bytes) but sahara_table.bin[")
+               and w.endswith("the first is used") for w in doc["warnings"]), doc["warnings"]
+
+
+def row_of(doc, ident):
+    return next(r for r in doc["regions"] if r["id"] == ident)
+
+
+def test_alignment_is_bounded(tmp_path):
+    """Thousands of address-less blobs against thousands of PT_LOADs: no n*m table."""
+    import tracemalloc
+
+    from minidump.assemble.place import _align_by_length
+    from minidump.elf.core import Load
+    from minidump.model import Payload, Row
+    n = 3000
+    loads = [Load(i, 0x80000000 + 16 * i, 0, 0, 8, 8) for i in range(n)]
+    loose = [Row(f"K{i}", i + 3, payload=Payload("x", 0, 8), source=f"b{i}") for i in range(n)]
+    loose.append(Row("Kodd", 9999, payload=Payload("x", 0, 12), source="odd"))
+    loads.append(Load(n, 0x90000000, 0, 0, 12, 12))
+    tracemalloc.start()
+    pairs = _align_by_length(loads, list(range(n + 1)), loose)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20
+    assert pairs == [(n, loose[-1])]  # only the length nothing else shares
+
+
+def test_rawdump_with_several_dumps_says_so(capsys, tmp_path, samples):
+    img = tmp_path / "raw.img"
+    data = bytearray((samples / "rawdump.img").read_bytes())
+    struct.pack_into("<Q", data, 16, (1 << 16) | 3)  # os_data: IMEM cookie bits, 3 dumps
+    img.write_bytes(data)
+    code, doc, err = regions(capsys, str(img))
+    assert code == 0
+    assert f"{img}: the image holds 3 dumps (raw_dump_header.os_data); only the first, at " \
+           "offset 0, is read" in doc["warnings"]
+
+
+def test_table_errors_name_the_ram_image_for_blob_inputs(capsys, ram, samples):
+    """A blob directory placed by the SMEM table in RAM: its errors name image and offset."""
+    patch(ram / "smem.bin", SLOT0_AT + 16, struct.pack("<I", 100000))
+    code, doc, err = regions(capsys, str(samples / "md-nokelf"), *memory_args(ram))
+    assert code == 1
+    assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1108 "
+                           "(minidump_subsystem[0].region_count): region_count 100000 is past any "
+                           "table size (max 1024)")
