@@ -175,7 +175,7 @@ class Capture(Closable):
 
     def dmesg(self, *, partial: bool = False) -> list["Record"]:
         """The kernel log's records, oldest first (``partial``: only after ``dmesg -c``)."""
-        return self.kernel_log(partial=partial).records_list()
+        return self.kernel_log(partial=partial).as_records()
 
     def kernel_log(self, *, partial: bool = False):
         """The kernel log as :class:`~minidump.kernel.printk.KernelLog` (records or plain text)."""
