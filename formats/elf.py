@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import construct as cs
+if TYPE_CHECKING:  # the schemas import construct when first built, so the constants stay cheap
+    import construct as cs
 
 ELFMAG = b"\x7fELF"
 
@@ -141,22 +143,35 @@ class ElfStructs:
         return self.Elf_Shdr.sizeof()
 
 
-e_ident = "e_ident" / cs.Struct(
-    "EI_MAG" / cs.Const(ELFMAG),
-    "EI_CLASS" / cs.Int8ul,
-    "EI_DATA" / cs.Int8ul,
-    "EI_VERSION" / cs.Int8ul,
-    "EI_OSABI" / cs.Int8ul,
-    "EI_ABIVERSION" / cs.Int8ul,
-    cs.Padding(7),
-)
+@lru_cache(maxsize=None)
+def ident_schema() -> "cs.Construct":
+    """``e_ident``: magic, class, data, version, OS ABI, ABI version, padding to 16 bytes."""
+    import construct as cs
+    return "e_ident" / cs.Struct(
+        "EI_MAG" / cs.Const(ELFMAG),
+        "EI_CLASS" / cs.Int8ul,
+        "EI_DATA" / cs.Int8ul,
+        "EI_VERSION" / cs.Int8ul,
+        "EI_OSABI" / cs.Int8ul,
+        "EI_ABIVERSION" / cs.Int8ul,
+        cs.Padding(7),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """``e_ident`` / ``Elf_Ident``: the schema, built on first use."""
+    if name in ("e_ident", "Elf_Ident"):
+        return ident_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @lru_cache(maxsize=None)
 def elf_structs(little_endian: bool = True, bits: int = 64) -> ElfStructs:
     """Build (once) the schemas for ``bits`` in {32, 64} and the given byte order."""
+    import construct as cs
     if bits not in (32, 64):
         raise ValueError("ELF class must be 32 or 64")
+    e_ident = ident_schema()
     u8 = cs.Int8ul
     u16 = cs.Int16ul if little_endian else cs.Int16ub
     u32 = cs.Int32ul if little_endian else cs.Int32ub
@@ -255,6 +270,3 @@ def elf_structs(little_endian: bool = True, bits: int = 64) -> ElfStructs:
     )
     return ElfStructs(little_endian, bits, ehdr, phdr, shdr, sym, rela, nhdr, note)
 
-
-#: e_ident only, to sniff class and byte order before choosing a factory
-Elf_Ident = e_ident

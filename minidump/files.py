@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import tempfile
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
@@ -120,6 +119,7 @@ def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> 
     without ``force``.  On any failure (including KeyboardInterrupt) the temp
     file is removed and nothing appears at ``path``.
     """
+    import tempfile
     check_output(path, force=force, inputs=inputs)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".minidump-", suffix=".tmp", dir=directory)

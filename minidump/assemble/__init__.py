@@ -16,22 +16,38 @@ objects; :func:`assemble` then, once for every container:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from minidump.capture import Capture
 from minidump.elf.core import is_elf_core, vmcoreinfo_note
-from minidump.elf.kelf import Kelf, parse_kelf
 from minidump.errors import MinidumpError
 from minidump.formats.elf import VMCOREINFO_NOTE_NAME
 from minidump.kernel.translate import Translator
 from minidump.kernel.vmcoreinfo import VmcoreInfo
 from minidump.limits import KELF_MAX, VMCOREINFO_MAX
 from minidump.model import ARCHES, Kind, Payload, Region, Row, Status
-from minidump.assemble.place import meminspect_id, place_on_kelf, trimmed
 from minidump.sources import Source
+
+if TYPE_CHECKING:
+    from minidump.elf.kelf import Kelf
 
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
 STATIC_IDS = range(4, 44)
+
+
+def meminspect_id(row: Row) -> int | None:
+    return row.seq if row.seq and row.seq > 0 else None
+
+
+def trimmed(payload: Payload | None, size: int) -> Payload | None:
+    """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
+
+    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
+    """
+    if payload is not None and payload.length > size:
+        return Payload(payload.path, payload.offset, size)
+    return payload
 
 
 def read_payload(payload: Payload, size: int | None = None) -> bytes:
@@ -50,7 +66,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
     warnings = list(source.warnings)
     regions: list[Region] = []
     kelf_row = None if source.mapped else next((r for r in rows if _is_kelf(r)), None)
-    kelf: Kelf | None = None
+    kelf: "Kelf | None" = None
     if kelf_row is not None:
         used.add(id(kelf_row))
         region, kelf = _load_kelf(kelf_row, warnings)
@@ -95,6 +111,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
 
     rest = [r for r in rows if id(r) not in used]
     if kelf is not None:
+        from minidump.assemble.place import place_on_kelf
         regions += place_on_kelf(kelf, kelf_row, rest, used, warnings.append)
     meminspect = scheme == "meminspect"
     foreign = []
@@ -130,7 +147,7 @@ def _is_kelf(row: Row) -> bool:
     return base in KELF_NAMES or row.seq == 1 and base.startswith("KELF")
 
 
-def _scheme(kelf: Kelf | None, rows: list[Row]) -> str:
+def _scheme(kelf: "Kelf | None", rows: list[Row]) -> str:
     """meminspect (seq_num is the meminspect ID) or downstream msm_minidump naming."""
     if kelf is not None:
         return kelf.variant
@@ -143,7 +160,8 @@ def _scheme(kelf: Kelf | None, rows: list[Row]) -> str:
     return "unknown"
 
 
-def _load_kelf(row: Row, warnings: list[str]) -> tuple[Region, Kelf | None]:
+def _load_kelf(row: Row, warnings: list[str]) -> "tuple[Region, Kelf | None]":
+    from minidump.elf.kelf import parse_kelf
     region = Region(row.seq, row.name, paddr=row.paddr, size=row.length, source=row.source,
                     payload=row.payload, status=row.status, reason=row.reason, kind=Kind.ELF)
     if row.payload is None or row.status is not None:
@@ -170,7 +188,7 @@ def _find_vmcoreinfo(rows: list[Row], used: set[int]) -> Row | None:
                  and r.name.lower().startswith("kvmcore")), None)
 
 
-def _foreign(row: Row, scheme: str, kelf: Kelf | None) -> bool:
+def _foreign(row: Row, scheme: str, kelf: "Kelf | None") -> bool:
     """A blob another subsystem or the firmware dumped next to the Linux regions.
 
     meminspect names every Linux region "K..."; a downstream KELF header lists

@@ -13,26 +13,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from minidump.assemble import meminspect_id, trimmed
 from minidump.elf.kelf import Kelf
 from minidump.model import Payload, Region, Row, Status
 from minidump.sources.tables import firmware_filename
 
 #: alignment table cells; real tables have at most 201 x 201 (meminspect: 200 IDs)
 ALIGN_CELLS_MAX = 1 << 20
-
-
-def meminspect_id(row: Row) -> int | None:
-    return row.seq if row.seq and row.seq > 0 else None
-
-
-def trimmed(payload: Payload | None, size: int) -> Payload | None:
-    """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
-
-    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
-    """
-    if payload is not None and payload.length > size:
-        return Payload(payload.path, payload.offset, size)
-    return payload
 
 
 def _align4(n: int) -> int:

@@ -13,15 +13,34 @@ puts section headers before the program headers (``e_phoff`` 192) and may use
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from minidump.elf.notes import iter_notes
 from minidump.errors import FormatError
 from minidump.files import read_at
-from minidump.formats.common import field_offsets, parse_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ELFMAG, ET, PN_XNUM, PT,
-                                  VMCOREINFO_NOTE_NAME, Elf_Ident, ElfStructs, elf_structs)
+                                  VMCOREINFO_NOTE_NAME)
 from minidump.limits import NOTES_MAX
 from minidump.model import Arch, Note
+
+if TYPE_CHECKING:
+    from minidump.formats.elf import ElfStructs
+
+#: ``struct`` layouts of Elf{64,32}_Ehdr, _Phdr and _Shdr (formats/elf.py), pinned so that
+#: reading a core imports no construct; ``struct_format`` of each schema gives the same
+#: (tests/elf/test_core.py checks it), and errors are still located by the schemas' fields
+EHDR_FIELDS = ("e_ident", "e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
+               "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
+               "e_shstrndx")
+PHDR_FIELDS = {64: ("p_type", "p_flags", "p_offset", "p_vaddr", "p_paddr", "p_filesz",
+                    "p_memsz", "p_align"),
+               32: ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz",
+                    "p_flags", "p_align")}
+LAYOUTS = {64: ("16sHHLQQQLHHHHHH", "LLQQQQQQ", "LLQQQQLLQQ"),
+           32: ("16sHHLLLLLHHHHHH", "LLLLLLLL", "LLLLLLLLLL")}
+SH_INFO = 7   # index of sh_info in Elf_Shdr
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +86,16 @@ def sniff(path: str) -> bool:
         return is_elf_core(fh.read(18))
 
 
-def ehdr_error(elf: ElfStructs, field: str, problem: str, path: str | None) -> FormatError:
+def ehdr_error(elf: "ElfStructs", field: str, problem: str, path: str | None) -> FormatError:
     """A FormatError located at an ELF header field."""
+    from minidump.formats.common import field_offsets
     return FormatError(problem, path=path, offset=field_offsets(elf.Elf_Ehdr)[field], field=field)
 
 
-def elf_layout(ident_bytes: bytes, path: str | None = None) -> ElfStructs:
+def elf_layout(ident_bytes: bytes, path: str | None = None) -> "ElfStructs":
     """The schemas for the class and byte order ``e_ident`` names, or a located error."""
+    from minidump.formats.common import parse_at
+    from minidump.formats.elf import Elf_Ident, elf_structs
     ident = parse_at(Elf_Ident, ident_bytes, path=path, what="e_ident")
     if ident.EI_CLASS not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64):
         raise FormatError(f"EI_CLASS {ident.EI_CLASS} is not 1 or 2", path=path, offset=4,
@@ -85,7 +107,7 @@ def elf_layout(ident_bytes: bytes, path: str | None = None) -> ElfStructs:
                        64 if ident.EI_CLASS == ELFCLASS.CLASS64 else 32)
 
 
-def check_core_header(ehdr, elf: ElfStructs, path: str | None) -> None:
+def check_core_header(ehdr, elf: "ElfStructs", path: str | None) -> None:
     """ET_CORE with program headers of the class's size."""
     if ehdr.e_type != ET.CORE:
         raise FormatError(f"expected ET_CORE (4), got {ehdr.e_type}", path=path, offset=16,
@@ -97,54 +119,81 @@ def check_core_header(ehdr, elf: ElfStructs, path: str | None) -> None:
 
 def read_core(path: str) -> ElfCore:
     """Parse the ELF header, program headers and notes of a core file."""
-    from minidump.elf.notes import iter_notes
-
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
-        elf = elf_layout(read_at(fh, 0, 16, path=path, what="e_ident"), path)
-        ehdr = parse_at(elf.Elf_Ehdr, read_at(fh, 0, elf.ehdr_size, path=path, what="Elf_Ehdr"),
-                        path=path)
-        check_core_header(ehdr, elf, path)
-        phnum = ehdr.e_phnum
+        head = read_at(fh, 0, 16, path=path, what="e_ident")
+        if head[:4] != ELFMAG or head[4] not in (1, 2) or head[5] not in (1, 2):
+            elf_layout(head, path)   # the schema names what is wrong with e_ident
+        bits = 64 if head[4] == ELFCLASS.CLASS64 else 32
+        order = "<" if head[5] == ELFDATA.LSB else ">"
+        ehdr_s, phdr_s, shdr_s = (struct.Struct(order + f) for f in LAYOUTS[bits])
+        phdr_name = f"Elf{bits}_Phdr"
+
+        def ehdr_fault(field: str, problem: str) -> FormatError:
+            return FormatError(problem, path=path, offset=_ehdr_offset(bits, field), field=field)
+
+        ehdr = dict(zip(EHDR_FIELDS, ehdr_s.unpack(read_at(fh, 0, ehdr_s.size, path=path,
+                                                           what="Elf_Ehdr"))))
+        if ehdr["e_type"] != ET.CORE:
+            raise ehdr_fault("e_type", f"expected ET_CORE (4), got {ehdr['e_type']}")
+        if ehdr["e_phentsize"] != phdr_s.size:
+            raise ehdr_fault("e_phentsize", f"expected {phdr_s.size}, got {ehdr['e_phentsize']}")
+        phnum, phoff = ehdr["e_phnum"], ehdr["e_phoff"]
         if phnum == PN_XNUM:
-            if not ehdr.e_shoff:
-                raise ehdr_error(elf, "e_phnum", "PN_XNUM but there is no section header 0",
-                                 path)
-            sh0 = parse_at(elf.Elf_Shdr, read_at(fh, ehdr.e_shoff, elf.shdr_size, path=path,
-                                                 what="Elf_Shdr[0]"), path=path, base=ehdr.e_shoff)
-            phnum = sh0.sh_info
-        if ehdr.e_phoff + phnum * elf.phdr_size > size:
-            raise ehdr_error(elf, "e_phnum", f"{phnum} program headers at {ehdr.e_phoff:#x} run "
-                             f"past the end of the file ({size:#x} bytes)", path)
-        table = read_at(fh, ehdr.e_phoff, phnum * elf.phdr_size, path=path, what="Elf_Phdr")
-        core = ElfCore(path, Arch(ehdr.e_machine, elf.bits, elf.little_endian), size=size)
+            if not ehdr["e_shoff"]:
+                raise ehdr_fault("e_phnum", "PN_XNUM but there is no section header 0")
+            phnum = shdr_s.unpack(read_at(fh, ehdr["e_shoff"], shdr_s.size, path=path,
+                                          what="Elf_Shdr[0]"))[SH_INFO]
+        if phoff + phnum * phdr_s.size > size:
+            raise ehdr_fault("e_phnum", f"{phnum} program headers at {phoff:#x} run past the "
+                             f"end of the file ({size:#x} bytes)")
+        table = read_at(fh, phoff, phnum * phdr_s.size, path=path, what="Elf_Phdr")
+        core = ElfCore(path, Arch(ehdr["e_machine"], bits, order == "<"), size=size)
         notes_read = 0
-        for i in range(phnum):
-            ph = parse_at(elf.Elf_Phdr, table, i * elf.phdr_size, path=path, base=ehdr.e_phoff,
-                          what=f"{elf.Elf_Phdr.name}[{i}]")
-            at = ehdr.e_phoff + i * elf.phdr_size
-            if ph.p_type == PT.LOAD:
-                if ph.p_filesz > ph.p_memsz and ph.p_memsz:
-                    raise FormatError(f"p_filesz {ph.p_filesz:#x} > p_memsz {ph.p_memsz:#x}",
-                                      path=path, offset=at, field=f"{elf.Elf_Phdr.name}[{i}]")
-                core.loads.append(Load(i, ph.p_paddr, ph.p_vaddr, ph.p_offset,
-                                       min(ph.p_filesz, max(0, size - ph.p_offset)), ph.p_memsz))
-            elif ph.p_type == PT.NOTE:
-                if ph.p_offset + ph.p_filesz > size or ph.p_filesz > NOTES_MAX:
-                    raise FormatError(f"PT_NOTE {ph.p_offset:#x}+{ph.p_filesz:#x} runs past the "
-                                      "end of the file", path=path, offset=at,
-                                      field=f"{elf.Elf_Phdr.name}[{i}].p_filesz")
-                notes_read += ph.p_filesz
+        for i, values in enumerate(phdr_s.iter_unpack(table)):
+            ph = dict(zip(PHDR_FIELDS[bits], values))
+            at = phoff + i * phdr_s.size
+            if ph["p_type"] == PT.LOAD:
+                if ph["p_filesz"] > ph["p_memsz"] and ph["p_memsz"]:
+                    raise FormatError(f"p_filesz {ph['p_filesz']:#x} > p_memsz "
+                                      f"{ph['p_memsz']:#x}", path=path, offset=at,
+                                      field=f"{phdr_name}[{i}]")
+                core.loads.append(Load(i, ph["p_paddr"], ph["p_vaddr"], ph["p_offset"],
+                                       min(ph["p_filesz"], max(0, size - ph["p_offset"])),
+                                       ph["p_memsz"]))
+            elif ph["p_type"] == PT.NOTE:
+                if ph["p_offset"] + ph["p_filesz"] > size or ph["p_filesz"] > NOTES_MAX:
+                    raise FormatError(f"PT_NOTE {ph['p_offset']:#x}+{ph['p_filesz']:#x} runs past "
+                                      "the end of the file", path=path, offset=at,
+                                      field=f"{phdr_name}[{i}].p_filesz")
+                notes_read += ph["p_filesz"]
                 if notes_read > NOTES_MAX:
                     # bound the total, not just each segment: many PT_NOTEs may share one note
                     raise FormatError(f"PT_NOTE segments hold {notes_read:#x} bytes together, "
                                       f"more than any kernel writes ({NOTES_MAX:#x})",
-                                      path=path, offset=at,
-                                      field=f"{elf.Elf_Phdr.name}[{i}].p_filesz")
-                data = read_at(fh, ph.p_offset, ph.p_filesz, path=path, what="PT_NOTE")
+                                      path=path, offset=at, field=f"{phdr_name}[{i}].p_filesz")
+                data = read_at(fh, ph["p_offset"], ph["p_filesz"], path=path, what="PT_NOTE")
                 core.notes += [Note(n.name, n.type, n.desc) for n in iter_notes(
-                    data, elf, path=path, base=ph.p_offset, align=8 if ph.p_align == 8 else 4)]
+                    data, order == "<", path=path, base=ph["p_offset"],
+                    align=8 if ph["p_align"] == 8 else 4)]
     return core
+
+
+def _ehdr_offset(bits: int, field: str) -> int:
+    """Offset of an Elf_Ehdr field, from the pinned layout."""
+    index = EHDR_FIELDS.index(field)
+    return struct.calcsize("<" + LAYOUTS[bits][0][:_format_index(LAYOUTS[bits][0], index)])
+
+
+def _format_index(fmt: str, index: int) -> int:
+    """Position in ``fmt`` where field ``index`` starts (``16s`` counts as one field)."""
+    pos = field = 0
+    while field < index:
+        while fmt[pos].isdigit():
+            pos += 1
+        pos += 1
+        field += 1
+    return pos
 
 
 def vmcoreinfo_note(notes: list[Note]) -> bytes | None:

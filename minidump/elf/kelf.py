@@ -106,7 +106,7 @@ def _section_names(data, ehdr, elf, path) -> dict[tuple[int, int], str]:
 
 def _parse_notes(kelf: Kelf, data: bytes, ph, elf, path, index: int) -> None:
     """Notes inside the region; the VMCOREINFO descriptor may lie beyond it."""
-    for note in iter_notes(data, elf, start=ph.p_offset, end=ph.p_offset + ph.p_filesz,
+    for note in iter_notes(data, elf.little_endian, start=ph.p_offset, end=ph.p_offset + ph.p_filesz,
                            path=path, open_ended=(VMCOREINFO_NOTE_NAME,)):
         if note.name == VMCOREINFO_NOTE_NAME:
             kelf.vmcoreinfo_descsz = note.descsz

@@ -7,12 +7,16 @@ an error names the note's offset and the header field that runs past the end.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Iterator
 
 from minidump.errors import FormatError
-from minidump.formats.common import parse_at
-from minidump.formats.elf import ElfStructs
+
+#: Elf32_Nhdr and Elf64_Nhdr (formats/elf.py ``Elf_Nhdr``): three 32-bit words, n_namesz,
+#: n_descsz, n_type; pinned so that reading notes imports no construct
+#: (tests/elf/test_core.py checks it against the schema)
+NHDR = {True: struct.Struct("<LLL"), False: struct.Struct(">LLL")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,7 @@ class NoteEntry:
     desc: bytes | None
 
 
-def iter_notes(data: bytes | memoryview, elf: ElfStructs, *, start: int = 0,
+def iter_notes(data: bytes | memoryview, little_endian: bool, *, start: int = 0,
                end: int | None = None, align: int = 4, path: str | None = None, base: int = 0,
                container: str = "PT_NOTE segment",
                open_ended: tuple[bytes, ...] = ()) -> Iterator[NoteEntry]:
@@ -45,25 +49,25 @@ def iter_notes(data: bytes | memoryview, elf: ElfStructs, *, start: int = 0,
     ``end`` (then ``desc`` is None).
     """
     end = len(data) if end is None else min(end, len(data))
-    header = elf.Elf_Nhdr.sizeof()
+    nhdr = NHDR[little_endian]
     up = (lambda n: (n + align - 1) & ~(align - 1))
     pos, index = start, 0
-    while pos + header <= end:
-        nh = parse_at(elf.Elf_Nhdr, data, pos, path=path, base=base, what=f"note[{index}]")
-        if nh.n_namesz == 0 and nh.n_descsz == 0 and nh.n_type == 0:
+    while pos + nhdr.size <= end:
+        n_namesz, n_descsz, n_type = nhdr.unpack_from(data, pos)
+        if n_namesz == 0 and n_descsz == 0 and n_type == 0:
             return
-        name_at = pos + header
-        desc_at = name_at + up(nh.n_namesz)
-        name = bytes(data[name_at:min(name_at + nh.n_namesz, end)]).rstrip(b"\0")
+        name_at = pos + nhdr.size
+        desc_at = name_at + up(n_namesz)
+        name = bytes(data[name_at:min(name_at + n_namesz, end)]).rstrip(b"\0")
         past_name = desc_at > end
-        past_desc = desc_at + nh.n_descsz > end
+        past_desc = desc_at + n_descsz > end
         if past_name or (past_desc and name not in open_ended):
-            raise FormatError(f"note of {nh.n_namesz}+{nh.n_descsz} bytes runs past the "
+            raise FormatError(f"note of {n_namesz}+{n_descsz} bytes runs past the "
                               f"{container} ({end - start:#x} bytes)", path=path,
                               offset=base + pos,
                               field=f"note[{index}].{'n_namesz' if past_name else 'n_descsz'}")
-        desc = None if past_desc else bytes(data[desc_at:desc_at + nh.n_descsz])
-        yield NoteEntry(index, pos, name, nh.n_type, desc_at, nh.n_descsz, desc)
+        desc = None if past_desc else bytes(data[desc_at:desc_at + n_descsz])
+        yield NoteEntry(index, pos, name, n_type, desc_at, n_descsz, desc)
         if past_desc:
             return
-        pos, index = desc_at + up(nh.n_descsz), index + 1
+        pos, index = desc_at + up(n_descsz), index + 1

@@ -394,7 +394,7 @@ class DebugInfo(Closable):
         for section in self.vmlinux.sections:
             if section.type != "SHT_NOTE":
                 continue
-            for note in iter_notes(self.vmlinux.section_data(section), self.vmlinux.elf,
+            for note in iter_notes(self.vmlinux.section_data(section), self.little,
                                    path=self.path, base=section.offset,
                                    container=f"section {section.name}"):
                 if note.name == b"GNU" and note.type == NT_GNU_BUILD_ID:

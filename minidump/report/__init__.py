@@ -8,7 +8,6 @@ person reads is formatted by :func:`hexa`.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TextIO
@@ -84,6 +83,7 @@ class Document:
 
 
 def render_json(document: Any, out: TextIO) -> None:
+    import json
     json.dump(document, out, indent=2, sort_keys=False)
     out.write("\n")
 

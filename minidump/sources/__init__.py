@@ -35,12 +35,13 @@ class Reader:
         return importlib.import_module(self.module)
 
 
-#: detection order: directories, then magic numbers, then what the options imply
+#: detection order: directories, then magic numbers (cheapest module first), then what the
+#: options imply
 READERS: tuple[Reader, ...] = (
     Reader("mddir", "md_*.BIN directory", "minidump.sources.mddir"),
+    Reader("elf", "ELF core", "minidump.sources.elfcore"),
     Reader("rawdump", "rawdump image (Raw_Dmp!)", "minidump.sources.rawdump"),
     Reader("smem-blob", "bare SMEM item 602", "minidump.sources.smem"),
-    Reader("elf", "ELF core", "minidump.sources.elfcore"),
     Reader("ram", "SMEM minidump table", "minidump.sources.smem", sniffs=False),
     Reader("memory", "raw RAM image", "minidump.sources.ram", sniffs=False),
 )

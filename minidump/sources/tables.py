@@ -13,8 +13,6 @@ import os
 import re
 
 from minidump.errors import FormatError
-from minidump.formats.common import iter_table, parse_at
-from minidump.formats.qcom_minidump import sahara_debug_region64
 from minidump.model import Row
 
 MD_NAME_CHARS = 12  # "md_" + 12 + ".BIN" + NUL fills the 20-byte Sahara filename field
@@ -50,6 +48,8 @@ def firmware_filename(name: str, seq: int | None) -> str:
 
 def read_sahara_table(data: bytes, *, path: str) -> list[Row]:
     """Parse a raw Sahara memory-debug table (a whole number of 64-byte entries)."""
+    from minidump.formats.common import iter_table
+    from minidump.formats.qcom_minidump import sahara_debug_region64
     size = sahara_debug_region64.sizeof()
     if not data or len(data) % size:
         raise FormatError(f"size {len(data):#x} is not a non-zero multiple of the "
@@ -102,6 +102,8 @@ def read_load_cmm(text: str, *, path: str) -> list[Row]:
 
 def sniff_sahara_table(data: bytes) -> bool:
     """64-byte rows whose filename fields end in .BIN/.bin."""
+    from minidump.formats.common import parse_at
+    from minidump.formats.qcom_minidump import sahara_debug_region64
     size = sahara_debug_region64.sizeof()
     if not data or len(data) % size:
         return False
