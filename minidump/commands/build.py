@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from minidump.cli import ExitCode
-from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
-from minidump.report import Document, regions_document
+from minidump.commands import COMMANDS
+from minidump.commands.common import (add_input_options, input_paths, open_capture,
+                                      output_options, plan_and_report)
+from minidump.report import Document
 
 EXAMPLES = """\
 examples:
@@ -19,7 +21,8 @@ then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("build", help="write a vmcore from a firmware minidump",
+    p = sub.add_parser(
+        "build", help=COMMANDS["build"],
                        description="Write one ELF vmcore (VMCOREINFO note + one PT_LOAD per "
                                    "region) from a firmware minidump.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,15 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args) -> tuple[Document | None, ExitCode]:
     from minidump.files import check_output
-    from minidump.report import Progress
 
     check_output(args.output, force=args.force, inputs=input_paths(args, args.input))
     with open_capture(args, args.input) as capture:
-        plan = capture.plan()
-        with Progress(plan.written_bytes, enabled=not args.json) as advance:
-            capture.write_vmcore(args.output, force=args.force, progress=advance)
-        doc = regions_document(capture, plan, args.output)
-        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
-    if args.quiet and not args.json:
-        return None, code
-    return Document("regions", doc, args.json), code
+        return plan_and_report(capture, args, args.output)

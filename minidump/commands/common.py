@@ -55,5 +55,21 @@ def output_options(p: argparse.ArgumentParser, *, required: bool, what: str) -> 
     p.add_argument("--force", action="store_true", help="replace an existing output")
 
 
-def formatter() -> type:
-    return argparse.RawDescriptionHelpFormatter
+def plan_and_report(capture, args, output: str | None = None):
+    """Plan the capture (and write it to ``output``); the regions report and exit code.
+
+    What ``regions``, ``build`` and ``extract`` share: losses or a missing
+    VMCOREINFO make the run exit 3; ``-q`` leaves the report out.
+    """
+    from minidump.cli import ExitCode
+    from minidump.report import Document, Progress, regions_document
+
+    plan = capture.plan()
+    if output is not None:
+        with Progress(plan.written_bytes, enabled=not args.json) as advance:
+            capture.write_vmcore(output, force=args.force, progress=advance)
+    doc = regions_document(capture, plan, output)
+    code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    if getattr(args, "quiet", False) and not args.json:
+        return None, code
+    return Document("regions", doc, args.json), code

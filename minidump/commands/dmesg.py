@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from minidump.cli import ExitCode
+from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
 from minidump.report import Document
 
@@ -24,7 +25,8 @@ then:  minidump info vmcore
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("dmesg", help="print the kernel log from any capture (no vmlinux)",
+    p = sub.add_parser(
+        "dmesg", help=COMMANDS["dmesg"],
                        description="Print the kernel log from the printk ring buffer "
                                    "(lockless 5.10+, or the older log_buf formats) using "
                                    "VMCOREINFO only.",

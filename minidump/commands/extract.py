@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from minidump.cli import ExitCode
-from minidump.commands.common import input_paths, output_options
-from minidump.report import Document, regions_document
+from minidump.commands import COMMANDS
+from minidump.commands.common import input_paths, output_options, plan_and_report
+from minidump.report import Document
 
 EXAMPLES = """\
 examples:
@@ -21,7 +22,7 @@ then:  crash --minimal vmlinux mini.vmcore     drgn -c mini.vmcore -s vmlinux
 def add_parser(sub) -> argparse.ArgumentParser:
     from minidump.meminspect.extract import PROFILES
     p = sub.add_parser(
-        "extract", help="write a minidump of a full vmcore or RAM image",
+        "extract", help=COMMANDS["extract"],
         description="Write a small vmcore holding only the regions the kernel registered for "
                     "inspection (meminspect static + runtime entries, memblock INSPECT), or "
                     "those a --regions file lists, read from a full capture.",
@@ -51,17 +52,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> tuple[Document | None, ExitCode]:
     from minidump.api import extract
     from minidump.files import check_output
-    from minidump.report import Progress
 
     check_output(args.output, force=args.force, inputs=input_paths(args, args.capture))
     with extract(args.capture, vmlinux=args.vmlinux, regions=args.regions,
                  profile=args.profile, memory=args.memory, vmcoreinfo=args.vmcoreinfo,
                  meminspect_version=args.meminspect_version) as capture:
-        plan = capture.plan()
-        with Progress(plan.written_bytes, enabled=not args.json) as advance:
-            capture.write_vmcore(args.output, force=args.force, progress=advance)
-        doc = regions_document(capture, plan, args.output)
-        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
-    if args.quiet and not args.json:
-        return None, code
-    return Document("regions", doc, args.json), code
+        return plan_and_report(capture, args, args.output)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from minidump.cli import ExitCode
+from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, open_capture
 from minidump.errors import MinidumpError
 from minidump.report import Document
@@ -25,7 +26,8 @@ exit status: 0 nothing known missing, 3 some consumer lacks a key or region, 1 e
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("info", help="kernel facts and what crash/drgn/makedumpfile need",
+    p = sub.add_parser(
+        "info", help=COMMANDS["info"],
                        description="Show release, build-id, arch, page size, KASLR "
                                    "offset, banner, jiffies, taint and CPUs (as far as "
                                    "the capture allows) and, for crash --minimal, crash, "

@@ -11,9 +11,10 @@ import argparse
 from typing import Any
 
 from minidump.cli import ExitCode
-from minidump.commands.common import add_input_options, open_capture
+from minidump.commands import COMMANDS
+from minidump.commands.common import add_input_options, open_capture, plan_and_report
 from minidump.errors import UsageError
-from minidump.report import Document, regions_document
+from minidump.report import Document
 
 EXAMPLES = """\
 examples:
@@ -24,7 +25,8 @@ examples:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("regions", help="list what build would write, without writing",
+    p = sub.add_parser(
+        "regions", help=COMMANDS["regions"],
                        description="List the regions of a capture and what build would "
                                    "do with each.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,10 +46,7 @@ def run(args) -> tuple[Document, ExitCode]:
     if not args.input:
         raise UsageError("regions needs INPUT, or --vmlinux VMLINUX")
     with open_capture(args, args.input) as capture:
-        plan = capture.plan()
-        doc = regions_document(capture, plan, None)
-        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
-    return Document("regions", doc, args.json), code
+        return plan_and_report(capture, args)
 
 
 def _with_vmlinux(args) -> tuple[Document, ExitCode]:
@@ -64,10 +63,7 @@ def _with_vmlinux(args) -> tuple[Document, ExitCode]:
     with extract(args.input, vmlinux=args.vmlinux, memory=args.memory,
                  meminspect_version=args.meminspect_version,
                  vmcoreinfo=args.vmcoreinfo) as capture:
-        plan = capture.plan()
-        doc = regions_document(capture, plan, None)
-        code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
-    return Document("regions", doc, args.json), code
+        return plan_and_report(capture, args)
 
 
 def static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from minidump.cli import ExitCode
+from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
 from minidump.errors import FormatError, UsageError
 from minidump.report import Document
@@ -30,7 +31,8 @@ then:  minidump build --from-table md/ --vmcoreinfo vmcoreinfo.txt -o vmcore
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("vmcoreinfo", help="print a capture's VMCOREINFO or generate one",
+    p = sub.add_parser(
+        "vmcoreinfo", help=COMMANDS["vmcoreinfo"],
                        description="Print the VMCOREINFO of a capture, or generate one "
                                    "from a vmlinux (BTF, else DWARF) like makedumpfile "
                                    "-g, taking runtime values (KERNELOFFSET, phys_base, "
