@@ -1,7 +1,7 @@
 """ELF identification and core files: our own vmcores, kdump ``/proc/vmcore`` copies and
 QEMU ``dump-guest-memory`` output.
 
-:func:`elf_layout` is the one ``e_ident`` check (class and byte order pick the
+:func:`elf_schemas` is the one ``e_ident`` check (class and byte order pick the
 schemas of ``formats/elf.py``); the core reader, the kernel's header region
 (:mod:`minidump.elf.kelf`) and the vmlinux reader all start with it.
 
@@ -72,11 +72,20 @@ class ElfCore:
         return vmcoreinfo_note(self.notes)
 
 
+def ident(head: bytes) -> tuple[int, bool] | None:
+    """``(bits, little_endian)`` when ``head`` starts with ELF magic, a known class and a known
+    byte order; None otherwise (:func:`elf_schemas` then says what is wrong)."""
+    if len(head) < 6 or head[:4] != ELFMAG or head[4] not in (ELFCLASS.CLASS32, ELFCLASS.CLASS64) \
+            or head[5] not in (ELFDATA.LSB, ELFDATA.MSB):
+        return None
+    return (64 if head[4] == ELFCLASS.CLASS64 else 32), head[5] == ELFDATA.LSB
+
+
 def is_elf_core(head: bytes) -> bool:
     """ELF magic, a known class and byte order, and ET_CORE: nothing else."""
-    if len(head) < 18 or head[:4] != ELFMAG or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return False
-    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == ET.CORE
+    found = ident(head)
+    return found is not None and len(head) >= 18 and \
+        int.from_bytes(head[16:18], "little" if found[1] else "big") == ET.CORE
 
 
 def sniff(path: str) -> bool:
@@ -92,7 +101,7 @@ def ehdr_error(elf: "ElfStructs", field: str, problem: str, path: str | None) ->
     return FormatError(problem, path=path, offset=field_offsets(elf.Elf_Ehdr)[field], field=field)
 
 
-def elf_layout(ident_bytes: bytes, path: str | None = None) -> "ElfStructs":
+def elf_schemas(ident_bytes: bytes, path: str | None = None) -> "ElfStructs":
     """The schemas for the class and byte order ``e_ident`` names, or a located error."""
     from minidump.formats.common import parse_at
     from minidump.formats.elf import Elf_Ident, elf_structs
@@ -122,10 +131,11 @@ def read_core(path: str) -> ElfCore:
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         head = read_at(fh, 0, 16, path=path, what="e_ident")
-        if head[:4] != ELFMAG or head[4] not in (1, 2) or head[5] not in (1, 2):
-            elf_layout(head, path)   # the schema names what is wrong with e_ident
-        bits = 64 if head[4] == ELFCLASS.CLASS64 else 32
-        order = "<" if head[5] == ELFDATA.LSB else ">"
+        found = ident(head)
+        if found is None:
+            elf_schemas(head, path)   # the schema names what is wrong with e_ident
+        bits, little = found
+        order = "<" if little else ">"
         ehdr_s, phdr_s, shdr_s = (struct.Struct(order + f) for f in LAYOUTS[bits])
         phdr_name = f"Elf{bits}_Phdr"
 

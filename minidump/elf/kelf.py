@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from minidump.elf.core import Load, check_core_header, ehdr_error, elf_layout
+from minidump.elf.core import Load, check_core_header, ehdr_error, elf_schemas
 from minidump.elf.notes import iter_notes
 from minidump.errors import FormatError, UnsupportedError
 from minidump.formats.common import parse_at
@@ -39,7 +39,7 @@ class Kelf:
 
 def parse_kelf(data: bytes, *, path: str | None = None) -> Kelf:
     """Parse the header region; raise a located FormatError when it is not one."""
-    elf = elf_layout(bytes(data[:16]), path)
+    elf = elf_schemas(bytes(data[:16]), path)
     ehdr = parse_at(elf.Elf_Ehdr, data, 0, path=path)
     check_core_header(ehdr, elf, path)
     if ehdr.e_phnum == 0:

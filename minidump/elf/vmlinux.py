@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterator
 
 from minidump.errors import FormatError, SymbolError
 from minidump.formats.common import parse_at, struct_format
-from minidump.elf.core import elf_layout
+from minidump.elf.core import elf_schemas
 from minidump.files import Closable, read_at
 from minidump.formats.elf import (R_AARCH64_RELATIVE, R_X86_64_RELATIVE, STT_FUNC, STT_OBJECT,
                                   elf_structs)
@@ -173,7 +173,7 @@ class Vmlinux(Closable):
 
         self.fh = fh
         self.path = path
-        self.elf = elf_layout(read_at(fh, 0, 16, path=path, what="e_ident"), path)
+        self.elf = elf_schemas(read_at(fh, 0, 16, path=path, what="e_ident"), path)
         self.bits = self.elf.bits
         self.little_endian = self.elf.little_endian
         ehdr = parse_at(self.elf.Elf_Ehdr, read_at(fh, 0, self.elf.ehdr_size, path=path,

@@ -72,7 +72,7 @@ class Inspector:
         return self.capture.kernel
 
     # -- memory helpers -------------------------------------------------------
-    def runtime(self, name: str) -> int | None:
+    def symbol_address(self, name: str) -> int | None:
         """Runtime address of a vmlinux symbol (link address + KERNELOFFSET)."""
         if self.dbg is None or self.dbg.symbol(name) is None:
             return None
@@ -110,7 +110,7 @@ class Inspector:
     def banner(self, log_first: bytes | None) -> tuple[str | None, str]:
         """``linux_banner`` from memory (with a vmlinux), else the log's first record."""
         if self.dbg is not None and self.dbg.banner is not None:
-            raw = self.read(self.runtime("linux_banner"), len(self.dbg.banner), "linux_banner")
+            raw = self.read(self.symbol_address("linux_banner"), len(self.dbg.banner), "linux_banner")
             if raw is not None:
                 return raw.decode("ascii", "replace"), "memory (linux_banner)"
         if log_first and log_first.startswith(b"Linux version "):
@@ -118,7 +118,7 @@ class Inspector:
         return None, ""
 
     def word_at(self, name: str, size: int | None = None) -> int | None:
-        raw = self.read(self.runtime(name), size or self.word, name)
+        raw = self.read(self.symbol_address(name), size or self.word, name)
         return None if raw is None else int.from_bytes(raw, self.order)
 
     def taint(self) -> dict | None:
@@ -131,7 +131,7 @@ class Inspector:
     def cpus_online(self) -> tuple[int | None, str]:
         if self.dbg is not None and self.dbg.symbol("__cpu_online_mask") is not None:
             size = self.dbg.symbol_size("__cpu_online_mask") or self.word
-            raw = self.read(self.runtime("__cpu_online_mask"), size, "__cpu_online_mask")
+            raw = self.read(self.symbol_address("__cpu_online_mask"), size, "__cpu_online_mask")
             if raw is not None:
                 return sum(bin(b).count("1") for b in raw), "__cpu_online_mask"
         prstatus = sum(1 for n in self.capture.notes if n.name == b"CORE" and n.type == 1)
@@ -184,13 +184,13 @@ class Inspector:
                     memory(consumer, region[0], region[1], region[2], "log",
                            vaddr_only=consumer == "vmcore-dmesg")
             if consumer == "crash":
-                memory(consumer, "linux_banner", self.runtime("linux_banner"),
+                memory(consumer, "linux_banner", self.symbol_address("linux_banner"),
                        len(self.dbg.banner or "") if self.dbg else 1, "banner check")
                 uts = info.symbol("init_uts_ns") if info else None
                 memory(consumer, "init_uts_ns", uts, 6 * UTS_FIELD + 4)
                 for name in ("init_task", "__per_cpu_offset"):
                     size = (self.dbg.symbol_size(name) if self.dbg else None) or 8
-                    memory(consumer, name, self.runtime(name), min(size, 4096))
+                    memory(consumer, name, self.symbol_address(name), min(size, 4096))
             if consumer in ("crash", "makedumpfile --dump-dmesg"):
                 section = info.symbol("mem_section") if info else None
                 memory(consumer, "mem_section root", section, self.word,

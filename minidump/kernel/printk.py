@@ -139,7 +139,7 @@ def format_record(record: Record, *, caller: bool = False) -> bytes:
     return prefix.encode() + text + b"\n"
 
 
-class _Layout:
+class _Keys:
     """VMCOREINFO keys read with a located error when one is missing."""
 
     def __init__(self, info: VmcoreInfo) -> None:
@@ -185,7 +185,7 @@ def read_log(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64, little: bo
     ``--partial-dmesg``).
     """
     kind = log_kind(info)
-    reader = _Reader(mem, _Layout(info), bits, little)
+    reader = _Reader(mem, _Keys(info), bits, little)
     if kind == "lockless":
         return KernelLog(kind, tuple(reader.lockless(partial)))
     if kind == "structured":
@@ -200,13 +200,13 @@ def read_log(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64, little: bo
 def ring_regions(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64,
                  little: bool = True) -> list[RingRegion]:
     """The lockless ring's regions (reads the ``prb`` pointer and the ring struct)."""
-    return _Reader(mem, _Layout(info), bits, little).ring()[1]
+    return _Reader(mem, _Keys(info), bits, little).ring()[1]
 
 
 class _Reader:
     """The three walks over one memory and one set of VMCOREINFO keys."""
 
-    def __init__(self, mem: VirtualMemory, keys: _Layout, bits: int, little: bool) -> None:
+    def __init__(self, mem: VirtualMemory, keys: _Keys, bits: int, little: bool) -> None:
         self.mem = mem
         self.keys = keys
         self.word_size = bits // 8

@@ -31,7 +31,7 @@ def kernel_version(release: str | None) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class Layout:
+class ArchLayout:
     """Per-arch memory-layout facts; None where VMCOREINFO does not say.
 
     ``page_offset`` is the linear-map base; ``phys_offset`` the physical address
@@ -92,27 +92,27 @@ class Translator:
         # _text precedes _stext by the head (64 KiB on arm64); images stay far below 1 GiB
         return stext - (2 << 20), stext + (1 << 30)
 
-    def layout(self) -> Layout:
+    def layout(self) -> ArchLayout:
         """The facts the rules below use, for ``minidump info`` and ``vmcoreinfo``."""
         info = self.vmcoreinfo
         if self.arch == "arm64":
             voffset, phys_offset, va_bits = self._arm64()
             start = self._arm64_linear_range(va_bits)[0] if va_bits else None
-            return Layout("arm64", start, phys_offset, voffset, None, va_bits, info.kerneloffset,
+            return ArchLayout("arm64", start, phys_offset, voffset, None, va_bits, info.kerneloffset,
                           "NUMBER(VA_BITS)/TCR_EL1_T1SZ" if va_bits else "")
         if self.arch == "x86_64":
             phys_base = info.number("phys_base")
             image = None if phys_base is None else X86_64_START_KERNEL_MAP - phys_base
             page_offset, source = self._x86_64_page_offset()
             va_bits = 57 if info.number("pgtable_l5_enabled") else 48
-            return Layout("x86_64", page_offset, 0, image, phys_base, va_bits, info.kerneloffset,
+            return ArchLayout("x86_64", page_offset, 0, image, phys_base, va_bits, info.kerneloffset,
                           source)
         if self.arch == "riscv64":
-            return Layout("riscv64", info.number("PAGE_OFFSET"), info.number("phys_ram_base"),
+            return ArchLayout("riscv64", info.number("PAGE_OFFSET"), info.number("phys_ram_base"),
                           info.number("va_kernel_pa_offset"), None, info.number("VA_BITS"),
                           info.kerneloffset, "NUMBER(PAGE_OFFSET)")
         page_offset, phys_offset = self._generic_linear()
-        return Layout(self.arch, page_offset, phys_offset, None, None, 32 if self.arch == "arm"
+        return ArchLayout(self.arch, page_offset, phys_offset, None, None, 32 if self.arch == "arm"
                       else None, info.kerneloffset, "given" if self.page_offset else "")
 
     def _x86_64_page_offset(self) -> tuple[int | None, str]:

@@ -80,7 +80,7 @@ MAX_PHYSMEM_BITS = {"x86_64": 46, "arm64": 48}
 
 
 @dataclass(frozen=True)
-class Runtime:
+class RuntimeValues:
     """Runtime values the vmlinux cannot know, and where they came from."""
 
     kerneloffset: int | None = None
@@ -88,10 +88,10 @@ class Runtime:
     source: str = ""
 
 
-def generate(dbg: DebugInfo, runtime: Runtime | None = None,
+def generate(dbg: DebugInfo, runtime: RuntimeValues | None = None,
              pagesize: int = 4096) -> list[tuple[str, str]]:
     """VMCOREINFO ``(key, value)`` pairs for ``dbg``'s kernel, in the kernel's order."""
-    runtime = runtime or Runtime()
+    runtime = runtime or RuntimeValues()
     shift = runtime.kerneloffset or 0
     out: list[tuple[str, str]] = []
     add = out.append
@@ -201,7 +201,7 @@ def _printk(dbg: DebugInfo, symbol, size, offset, add) -> None:
         offset(struct, member)
 
 
-def _arch_block(dbg: DebugInfo, runtime: Runtime, symbol, add) -> None:
+def _arch_block(dbg: DebugInfo, runtime: RuntimeValues, symbol, add) -> None:
     values = runtime.values
     if dbg.arch == "x86_64":
         if "NUMBER(phys_base)" in values:
@@ -228,13 +228,13 @@ def _arch_block(dbg: DebugInfo, runtime: Runtime, symbol, add) -> None:
 
 
 # -- runtime values from a capture ---------------------------------------------
-def runtime_from_vmcoreinfo(info: VmcoreInfo, source: str) -> Runtime:
+def runtime_from_vmcoreinfo(info: VmcoreInfo, source: str) -> RuntimeValues:
     """The runtime keys of an existing VMCOREINFO."""
     values = {key: info.get(key) for key in RUNTIME_KEYS if key in info}
-    return Runtime(info.kerneloffset, values, source)
+    return RuntimeValues(info.kerneloffset, values, source)
 
 
-def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> Runtime:
+def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> RuntimeValues:
     """Place the kernel image by finding ``linux_banner`` in the capture's memory.
 
     The KASLR offset is the capture's own virtual address of the banner where
@@ -272,13 +272,13 @@ def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> Runtime:
     if dbg.symbol_size("mem_section") == dbg.bits // 8:
         # SPARSEMEM_EXTREME: VMCOREINFO_SYMBOL_ARRAY exports the pointer's value
         values["SYMBOL(mem_section)"] = f"{image.word('mem_section'):x}"
-    return Runtime(kaslr, values, "linux_banner and init_mm.pgd in the capture's memory")
+    return RuntimeValues(kaslr, values, "linux_banner and init_mm.pgd in the capture's memory")
 
 
 def generate_text(dbg: DebugInfo, capture: "Capture | None" = None, *,
                   pagesize: int | None = None) -> tuple[bytes, Runtime]:
     """The VMCOREINFO text for ``dbg`` and the runtime values used (from ``capture`` if given)."""
-    runtime = Runtime()
+    runtime = RuntimeValues()
     if capture is not None:
         if capture.vmcoreinfo is not None:
             info = capture.vmcoreinfo

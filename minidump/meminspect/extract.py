@@ -81,11 +81,11 @@ def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:
 
 def _from_meminspect(vmlinux, kernel, version: str | None, debuginfo, out: Selection) -> bool:
     """Runtime ``inspect_entries[]``, else static ``.inspect_table``; False if neither."""
-    from minidump.meminspect.runtime import read_runtime
+    from minidump.meminspect.entries import read_inspect_entries
     from minidump.meminspect.static import effective, enum_names, read_static
 
     static, names = read_static(vmlinux, enum_names(debuginfo), debuginfo, version)
-    entries = read_runtime(vmlinux, kernel, names, debuginfo)
+    entries = read_inspect_entries(vmlinux, kernel, names, debuginfo)
     if entries is None:
         if not static:
             return False

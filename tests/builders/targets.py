@@ -369,11 +369,11 @@ def _runtime_seeds() -> list[bytes]:
 def run_runtime(data: bytes) -> None:
     """``inspect_entries[201]`` at link address PA+0x1000 of a 1 MiB arm64 RAM image."""
     from minidump.meminspect.static import builtin_names
-    from minidump.meminspect.runtime import read_runtime
+    from minidump.meminspect.entries import read_inspect_entries
     memory, kernel = _full_capture(data, 0x1000)
     vm = _Vmlinux({"inspect_entries": _Sym(FULL_PA + 0x1000 + FULL_KIMAGE_VOFFSET, 201 * 40)})
     with memory:
-        _checked(lambda: read_runtime(vm, kernel, builtin_names("v3")))
+        _checked(lambda: read_inspect_entries(vm, kernel, builtin_names("v3")))
 
 
 def _memblock_seeds() -> list[bytes]:

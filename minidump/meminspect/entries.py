@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SYMBOL = "inspect_entries"
 
 
-def read_runtime(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNames,
+def read_inspect_entries(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNames,
                  debuginfo=None) -> list[InspectEntry] | None:
     """The used slots of ``inspect_entries[]``, or None when the kernel has no such array.
 
