@@ -476,7 +476,7 @@ def run_printk(data: bytes) -> None:
 
 
 TARGETS = {t.name: t for t in (
-    Target("elf", "ELF vmcore input (elfcore.read, plan, VMCOREINFO, dmesg)", _elf_seeds, run_elf),
+    Target("elf", "ELF vmcore input (minidump.open, plan, VMCOREINFO, dmesg)", _elf_seeds, run_elf),
     Target("mddir", "md_*.BIN directory: the KELF header blob", _md_seeds, run_mddir),
     Target("rawdump", "Raw_Dmp! image", _rawdump_seeds, run_rawdump),
     Target("smem", "SMEM heap and item 602 in RAM images", _smem_seeds, run_smem),
