@@ -71,7 +71,6 @@ class Capture(Closable):
         self._plan: "Plan | None" = None
         self._memory: "PhysicalMemory | None" = None
         self._kernel: "KernelMemory | None" = None
-        self._owned: list[Closable] = []
         self.page_offset: int | None = None   # x86_64 direct-map base read from memory
         self.profile: list[dict] = []         # what extract --profile added, and why
         self._attached: str | None = None     # the vmlinux attach() used
@@ -220,18 +219,11 @@ class Capture(Closable):
         return WriteResult(path, plan.size, plan.regions, tuple(plan.lost), plan.warnings)
 
     # -- files ---------------------------------------------------------------------
-    def own(self, closable: Closable) -> None:
-        """Close ``closable`` with this capture."""
-        self._owned.append(closable)
-
     def close(self) -> None:
         if self._memory is not None:
             self._memory.close()
         if self._ram is not None:
             self._ram.close()
-        for item in self._owned:
-            item.close()
-        self._owned.clear()
 
     def __repr__(self) -> str:
         return (f"<Capture {self.input!r}: {self.container}, {self.arch or 'arch unknown'}, "

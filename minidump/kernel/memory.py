@@ -109,10 +109,6 @@ class PhysicalMemory(Closable):
     def extents(self) -> list[Extent]:
         return list(self._extents)
 
-    def with_extents(self, extents: Iterable[Extent]) -> "PhysicalMemory":
-        """A new memory over these extents and then this one's (files reopen on use)."""
-        return PhysicalMemory(list(extents) + self._extents, name=self.name)
-
     def find(self, paddr: int, size: int = 1) -> Extent | None:
         """The extent holding ``[paddr, paddr + size)`` whole, or None."""
         return self._phys.find(paddr, size)
@@ -203,9 +199,6 @@ class KernelMemory:
     def linear_va(self, paddr: int) -> int | None:
         """Linear-map alias of a physical address, where the rules give one."""
         return self.translator.linear_va(paddr) if self.translator is not None else None
-
-    def read_phys(self, paddr: int, size: int, what: str = "") -> bytes:
-        return self.memory.read(paddr, size, what)
 
     def read_virt(self, vaddr: int, size: int, what: str = "") -> bytes:
         """Bytes at a kernel virtual address: the capture's own mapping, then translation."""

@@ -246,13 +246,13 @@ class _Reader:
         data_ring = k.offset("printk_ringbuffer.text_data_ring")
         count_at = desc_ring + k.offset("prb_desc_ring.count_bits")
         size_at = data_ring + k.offset("prb_data_ring.size_bits")
-        for field, at in (("prb_desc_ring.count_bits", count_at),
-                          ("prb_data_ring.size_bits", size_at)):
+        for name, at in (("prb_desc_ring.count_bits", count_at),
+                         ("prb_data_ring.size_bits", size_at)):
             bits = self._int(rb, at, 4)
             if at + 4 > len(rb) or bits > RING_BITS_MAX:
-                raise FormatError(f"{field} is {bits} at {rb_region.vaddr + at:#x}, expected "
+                raise FormatError(f"{name} is {bits} at {rb_region.vaddr + at:#x}, expected "
                                   f"0..{RING_BITS_MAX} inside struct printk_ringbuffer",
-                                  path=self.keys.info.path, field=field)
+                                  path=self.keys.info.path, field=name)
         count = 1 << self._int(rb, count_at, 4)
         return rb, [prb, rb_region, RingRegion(
             f"prb descriptor ring (prb_desc[{count}])",

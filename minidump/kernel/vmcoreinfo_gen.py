@@ -276,7 +276,7 @@ def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> RuntimeValues:
 
 
 def generate_text(dbg: DebugInfo, capture: "Capture | None" = None, *,
-                  pagesize: int | None = None) -> tuple[bytes, Runtime]:
+                  pagesize: int | None = None) -> tuple[bytes, RuntimeValues]:
     """The VMCOREINFO text for ``dbg`` and the runtime values used (from ``capture`` if given)."""
     runtime = RuntimeValues()
     if capture is not None:

@@ -24,10 +24,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Reader:
-    """One container kind: its ``--format`` name, what reports call it, its module."""
+    """One container kind: its ``--format`` name and the module that reads it."""
 
     kind: str
-    description: str
     module: str
     sniffs: bool = True       # False: chosen by options, never by sniffing the input
 
@@ -38,12 +37,12 @@ class Reader:
 #: detection order: directories, then magic numbers (cheapest module first), then what the
 #: options imply
 READERS: tuple[Reader, ...] = (
-    Reader("mddir", "md_*.BIN directory", "minidump.sources.mddir"),
-    Reader("elf", "ELF core", "minidump.sources.elfcore"),
-    Reader("rawdump", "rawdump image (Raw_Dmp!)", "minidump.sources.rawdump"),
-    Reader("smem-blob", "bare SMEM item 602", "minidump.sources.smem"),
-    Reader("ram", "SMEM minidump table", "minidump.sources.smem", sniffs=False),
-    Reader("memory", "raw RAM image", "minidump.sources.ram", sniffs=False),
+    Reader("mddir", "minidump.sources.mddir"),
+    Reader("elf", "minidump.sources.elfcore"),
+    Reader("rawdump", "minidump.sources.rawdump"),
+    Reader("smem-blob", "minidump.sources.smem"),
+    Reader("ram", "minidump.sources.smem", sniffs=False),
+    Reader("memory", "minidump.sources.ram", sniffs=False),
 )
 BY_KIND = {reader.kind: reader for reader in READERS}
 FORMATS = ("auto", *BY_KIND)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from minidump.elf.core import read_core, sniff  # noqa: F401 - sniff is this reader's
+from minidump.elf.core import read_core, sniff  # noqa: F401 - the registry calls sniff
 from minidump.model import Payload, Row
 from minidump.sources import Context, Source
 
