@@ -12,13 +12,12 @@ import os
 from typing import TYPE_CHECKING, Iterable, Union
 
 from minidump.capture import Capture
-from minidump.errors import FormatError, MinidumpError, SymbolError, UsageError
+from minidump.errors import UsageError
 from minidump.files import parse_int, read_small
 from minidump.limits import VMCOREINFO_MAX
 from minidump.model import ARCHES
 
 if TYPE_CHECKING:
-    from minidump.elf.vmlinux import Vmlinux
     from minidump.kernel.vmcoreinfo import VmcoreInfo
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -109,55 +108,19 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     except BaseException:
         ram.close()
         raise
-    capture._ram = ram
-    capture.inputs = [name, *(split_memory_spec(m)[0] for m in memory),
-                      *(os.fspath(p) for p in (vmcoreinfo, sahara_table, vmlinux)
-                        if p is not None and not isinstance(p, (bytes, bytearray)))]
+    capture.hold(ram, [name, *(split_memory_spec(m)[0] for m in memory),
+                       *(os.fspath(p) for p in (vmcoreinfo, sahara_table, vmlinux)
+                         if p is not None and not isinstance(p, (bytes, bytearray)))])
     if vmlinux is not None:
         capture.vmlinux = os.fspath(vmlinux)
         from minidump.elf.vmlinux import Vmlinux
         try:
             with Vmlinux.open(capture.vmlinux) as image:
-                attach(capture, image, required=False)
+                capture.attach_vmlinux(image)
         except BaseException:
             capture.close()
             raise
     return capture
-
-
-def attach(capture: Capture, vmlinux: "Vmlinux", *, required: bool) -> None:
-    """Use the vmlinux where the capture alone cannot answer.
-
-    Without a VMCOREINFO note, VMCOREINFO is read from ``vmcoreinfo_data``
-    through the kernel image found in memory (``required``: failing that is an
-    error, else a warning).  On x86_64 the randomized direct-map base is read
-    from ``page_offset_base``.
-    """
-    from minidump.kernel.image import find_image, vmcoreinfo_from_memory
-    capture._attached = vmlinux.path
-    if capture.vmcoreinfo is None:
-        try:
-            image = find_image(capture.memory, vmlinux, path=capture.input)
-            capture.set_vmcoreinfo(*vmcoreinfo_from_memory(image, path=capture.input))
-        except MinidumpError as exc:
-            if required:
-                cls = SymbolError if isinstance(exc, SymbolError) else FormatError
-                raise cls(f"no VMCOREINFO note, and reading it from memory failed: "
-                          f"{exc.problem}", path=capture.input) from exc
-            capture.warn(f"no VMCOREINFO, and reading it from memory failed: {exc.problem}")
-            return
-    if capture.elf_arch is None:
-        capture.set_arch(vmlinux.arch)
-    base = vmlinux.symbols.get("page_offset_base") if capture.arch == "x86_64" else None
-    if base is not None:
-        try:
-            capture.use_direct_map(capture.kernel.word(capture.kernel.runtime(base.value),
-                                                       "page_offset_base"))
-        except MinidumpError as exc:
-            if required:
-                raise
-            capture.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
-                         "not translated")
 
 
 def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike,
@@ -183,7 +146,7 @@ def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike,
     try:
         vmlinux = os.fspath(vmlinux)
         with Vmlinux.open(vmlinux) as image:
-            attach(full, image, required=True)
+            full.attach_vmlinux(image, required=True)
             chosen = select(image, full.kernel, full.arch or image.arch.name,
                             regions_file=regions, profile=profile, version=meminspect_version)
         picked = with_payloads(full, chosen.regions)
@@ -211,4 +174,4 @@ def _open_full(path: str, memory: Iterable[str], vmcoreinfo) -> Capture:
     raise UsageError(f"{path} is not an ELF vmcore; give a raw RAM image as FILE@PADDR")
 
 
-__all__ = ["open", "extract", "attach", "load_vmcoreinfo"]
+__all__ = ["open", "extract", "load_vmcoreinfo"]

@@ -22,6 +22,7 @@ from minidump.files import Closable
 from minidump.model import Arch, Note, Region, Status
 
 if TYPE_CHECKING:
+    from minidump.elf.vmlinux import Vmlinux
     from minidump.kernel.memory import KernelMemory, PhysicalMemory
     from minidump.kernel.printk import Record
     from minidump.kernel.vmcoreinfo import VmcoreInfo
@@ -141,6 +142,45 @@ class Capture(Closable):
             self._kernel = KernelMemory(self.memory, self.elf_arch, translator, offset)
         return self._kernel
 
+    def hold(self, ram: "PhysicalMemory", inputs: list[str]) -> None:
+        """The RAM images read with the capture (closed with it) and every input path."""
+        self._ram, self.inputs = ram, list(inputs)
+
+    def attach_vmlinux(self, vmlinux: "Vmlinux", *, required: bool = False) -> None:
+        """Use the vmlinux where the capture alone cannot answer.
+
+        Without VMCOREINFO, it is read from ``vmcoreinfo_data`` through the
+        kernel image found in memory (``required``: failing that is an error,
+        else a warning).  On x86_64 the randomized direct-map base is read from
+        ``page_offset_base``.
+        """
+        from minidump.errors import FormatError, MinidumpError, SymbolError
+        from minidump.kernel.image import find_image, vmcoreinfo_from_memory
+        self._attached = vmlinux.path
+        if self.vmcoreinfo is None:
+            try:
+                image = find_image(self.memory, vmlinux, path=self.input)
+                self.set_vmcoreinfo(*vmcoreinfo_from_memory(image, path=self.input))
+            except MinidumpError as exc:
+                if required:
+                    cls = SymbolError if isinstance(exc, SymbolError) else FormatError
+                    raise cls(f"no VMCOREINFO note, and reading it from memory failed: "
+                              f"{exc.problem}", path=self.input) from exc
+                self.warn(f"no VMCOREINFO, and reading it from memory failed: {exc.problem}")
+                return
+        if self.elf_arch is None:
+            self.set_arch(vmlinux.arch)
+        base = vmlinux.symbols.get("page_offset_base") if self.arch == "x86_64" else None
+        if base is not None:
+            try:
+                self.use_direct_map(self.kernel.word(self.kernel.runtime(base.value),
+                                                     "page_offset_base"))
+            except MinidumpError as exc:
+                if required:
+                    raise
+                self.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
+                          "not translated")
+
     def use_direct_map(self, page_offset: int) -> None:
         """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""
         self.page_offset = page_offset
@@ -196,8 +236,7 @@ class Capture(Closable):
             with DebugInfo.open(self.vmlinux) as dbg:
                 return self.facts(debuginfo=dbg)
         if debuginfo is not None and self._attached != debuginfo.path:
-            from minidump.api import attach
-            attach(self, debuginfo.vmlinux, required=False)
+            self.attach_vmlinux(debuginfo.vmlinux)
         return gather(self, debuginfo)
 
     # -- output --------------------------------------------------------------------
