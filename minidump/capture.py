@@ -91,8 +91,7 @@ class Capture(Closable):
         """Every region with its final status: written, or why not (duplicates, overlaps)."""
         if self._regions is None:
             from minidump.vmcore.plan import payload_same_bytes, resolve
-            self._regions = resolve(self._assembled, payload_same_bytes,
-                                    ids_unique=self.scheme == "meminspect")
+            self._regions = resolve(self._assembled, payload_same_bytes)
         return list(self._regions)
 
     def plan(self) -> "Plan":

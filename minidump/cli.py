@@ -67,6 +67,12 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if a in COMMANDS), None)
 
 
+def _error(message: str) -> None:
+    """The one error line; paths and names in it came from captures, so it is made safe."""
+    from minidump.report import safe
+    print(f"minidump: error: {safe(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         if args.debug:
             raise
-        print(f"minidump: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return ExitCode.USAGE
     except BrokenPipeError:  # "| head": stop quietly, as other tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         message = str(exc) if isinstance(exc, MinidumpError) else (
             f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
-        print(f"minidump: error: {message}", file=sys.stderr)
+        _error(message)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         print("minidump: interrupted; nothing written", file=sys.stderr)

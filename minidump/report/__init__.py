@@ -4,6 +4,14 @@ A document is plain data (dicts, lists, ints, strings): :func:`render_json`
 prints it for scripts, :mod:`minidump.report.console` renders it with rich for
 people.  Nothing outside this package imports rich; every address and size a
 person reads is formatted by :func:`hexa`.
+
+One rule for untrusted text: names, paths, VMCOREINFO values and log text come
+from captures and file systems, so every string of a document passes
+:func:`safe` before any renderer sees it.  Control characters (C0, DEL, C1,
+line and paragraph separators) become ``\\xNN`` (``\\uNNNN`` above 0xff), and a
+byte that was not valid UTF-8 in a file name (Python keeps it as a lone
+surrogate) becomes ``\\xNN`` of that byte, so JSON output is always valid UTF-8
+and nothing reaches a terminal as a control sequence or as rich markup.
 """
 
 from __future__ import annotations
@@ -13,6 +21,44 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TextIO
 
 from minidump.model import Region, Status
+
+
+_UNSAFE = None
+
+
+def safe(text: str) -> str:
+    """``text`` with control characters and undecodable bytes escaped (see the module doc)."""
+    global _UNSAFE
+    if _UNSAFE is None:
+        import re
+        _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _escape_char(match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:        # os.fsdecode's surrogateescape: the original byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_document(value: Any) -> Any:
+    """A document with every string (keys too) passed through :func:`safe`."""
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, dict):
+        return {safe_document(k): safe_document(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_document(v) for v in value]
+    return value
+
+
+def safe_bytes(data: bytes) -> bytes:
+    """Text bytes for a terminal: control bytes other than tab and newline as ``\\xNN``."""
+    import re
+    return re.sub(rb"[\x00-\x08\x0b-\x1f\x7f-\x9f]", lambda m: b"\\x%02x" % m.group()[0], data)
 
 
 def hexa(value: int | None) -> str:
@@ -92,15 +138,19 @@ def show(document: Document, out: TextIO | None = None) -> None:
     """Print a command's document: JSON for scripts, a rich rendering for people."""
     out = out or sys.stdout
     if document.kind == "raw":
+        data = document.data
+        if out.isatty():   # verbatim into files and pipes; never control bytes on a terminal
+            data = safe_bytes(data)
         out.flush()
-        out.buffer.write(document.data)
+        out.buffer.write(data)
         out.flush()
         return
+    data = safe_document(document.data)
     if document.as_json:
-        render_json(document.data, out)
+        render_json(data, out)
         return
     from minidump.report import console
-    console.RENDERERS[document.kind](document.data, out)
+    console.RENDERERS[document.kind](data, out)
 
 
 class Progress:

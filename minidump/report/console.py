@@ -15,12 +15,27 @@ STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "r
                 Status.DUPLICATE: "yellow", Status.INVALID: "red", Status.ENCRYPTED: "magenta"}
 
 
+#: the longest a name or source cell gets before it is shortened with an ellipsis
+NAME_MAX, SOURCE_MAX = 24, 40
+
+
 def make_console(out: TextIO, width: int | None = None, color: bool | None = None) -> Console:
-    """A rich Console on ``out``; pipes and files get 120 columns so addresses never fold."""
+    """A rich Console on ``out``; pipes and files get 120 columns so addresses never fold.
+
+    Markup and emoji codes are off: every string printed is data (the document was
+    made safe by :func:`minidump.report.safe` before it got here).
+    """
     if width is None and not (hasattr(out, "isatty") and out.isatty()):
         width = 120
     return Console(file=out, width=width, color_system="auto" if color is not False else None,
-                   force_terminal=color, highlight=False, soft_wrap=False)
+                   force_terminal=color, highlight=False, soft_wrap=False, markup=False,
+                   emoji=False)
+
+
+def _number_column(table: Table, name: str, cells: list[str]) -> None:
+    """A column of numbers: never wrapped, never shortened (its width is its longest cell)."""
+    table.add_column(name, justify="right", no_wrap=True, overflow="ignore",
+                     min_width=max([len(name), *map(len, cells)]))
 
 
 def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None = None,
@@ -31,17 +46,23 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     if document.get("output"):
         title += f" → {document['output']}"
     table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    for name, justify in (("ID", "right"), ("name", "left"), ("physical", "right"),
-                          ("virtual", "right"), ("size", "right"), ("source", "left"),
-                          ("status", "left")):
-        table.add_column(name, justify=justify, no_wrap=name not in ("source",),
-                         overflow="fold")
-    for row in document["regions"]:
+    rows = document["regions"]
+    cells = {"ID": ["-" if r["id"] is None else str(r["id"]) for r in rows],
+             "physical": [hexa(r["paddr"]) for r in rows],
+             "virtual": [hexa(r["vaddr"]) for r in rows],
+             "size": [hexa(r["size"]) for r in rows]}
+    _number_column(table, "ID", cells["ID"])
+    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=NAME_MAX)
+    for name in ("physical", "virtual", "size"):
+        _number_column(table, name, cells[name])
+    table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=SOURCE_MAX)
+    table.add_column("status", no_wrap=True, overflow="ignore",
+                     min_width=max([6, *(len(r["status"]) for r in rows)]))
+    for i, row in enumerate(rows):
         status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
                       if row["status"] != "pending" else "")
-        table.add_row("-" if row["id"] is None else str(row["id"]), row["name"],
-                      hexa(row["paddr"]), hexa(row["vaddr"]), hexa(row["size"]),
-                      row["source"], status)
+        table.add_row(cells["ID"][i], row["name"], cells["physical"][i], cells["virtual"][i],
+                      cells["size"][i], row["source"], status)
     console.print(table)
     t = document["totals"]
     parts = [f"{n} {k}" for k, n in t["by_status"].items()]

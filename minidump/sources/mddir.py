@@ -18,12 +18,12 @@ from minidump.model import Payload, Row
 from minidump.sources import Context, Source
 from minidump.sources.tables import (firmware_filename, name_from_filename, read_dump_info,
                                      read_load_cmm, read_sahara_table)
-BLOB = re.compile(r"^md_.+\.bin$", re.IGNORECASE)
-_SEQ = re.compile(r"^md_(K.*?)(\d+)\.bin$", re.IGNORECASE)
+BLOB = re.compile(r"md_.+\.bin", re.IGNORECASE | re.DOTALL)   # any name: a newline is data too
+_SEQ = re.compile(r"md_(K.*?)(\d+)\.bin", re.IGNORECASE | re.DOTALL)
 
 
 def sniff(path: str) -> bool:
-    return os.path.isdir(path) and any(BLOB.match(n) for n in os.listdir(path))
+    return os.path.isdir(path) and any(BLOB.fullmatch(n) for n in os.listdir(path))
 
 
 def side_tables(directory: str, sahara_table: str | None) -> list[Row]:
@@ -53,7 +53,7 @@ def split_name(filename: str, meminspect: bool) -> tuple[str, int | None]:
     Only meminspect names are split: their ID is always appended, while a
     downstream name such as KSTACK1 may end in digits of its own.
     """
-    match = _SEQ.match(filename) if meminspect else None
+    match = _SEQ.fullmatch(filename) if meminspect else None
     if match:
         return match.group(1), int(match.group(2))
     return name_from_filename(filename), None
@@ -105,7 +105,7 @@ def read(path: str, context: Context) -> Source:
     files: dict[str, Payload] = {}
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
-        if BLOB.match(name) and os.path.isfile(full):
+        if BLOB.fullmatch(name) and os.path.isfile(full):
             files[name] = Payload(full, 0, os.path.getsize(full))
     if not files:
         raise FormatError("no md_*.BIN files", path=path)

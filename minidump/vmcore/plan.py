@@ -66,18 +66,18 @@ def _different(reason: str, region: Region, status: Status = Status.INVALID) -> 
     return region.with_(status=status, reason=reason)
 
 
-def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
-            ids_unique: bool = False) -> list[Region]:
+def resolve(regions: list[Region], same_bytes: SameBytes | None = None) -> list[Region]:
     """Give every region its final status: written, or why not.
 
-    Duplicates (same ID and name, or with ``ids_unique`` the same ID; or the
-    same physical range) keep the first.  Partial overlaps are written only
-    when ``same_bytes`` says the overlapping bytes agree, so no two PT_LOADs
-    ever give different contents for one physical byte.
+    A region with the same physical range as one already written is a
+    duplicate; a table that repeats an ID for a different range loses
+    nothing (both are written, and the reason says so).  Partial overlaps are
+    written only when ``same_bytes`` says the overlapping bytes agree, so no
+    two PT_LOADs ever give different contents for one physical byte.
     """
     out: list[Region] = []
     written = _Written()
-    seen_ids: dict[object, int] = {}
+    seen_ids: dict[int, int] = {}
     seen_ranges: dict[tuple[int, int], int] = {}
     for region in regions:
         if region.status is not None:
@@ -107,16 +107,10 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
             out.append(_different(f"payload has {region.payload.length:#x} of "
                                   f"{region.size:#x} bytes", region, Status.SHORT))
             continue
-        key = None
-        if region.id is not None and region.id > 0:
-            key = region.id if ids_unique else (region.id, region.name)
-        first = seen_ids.get(key) if key is not None else None
-        if first is None:
-            first = seen_ranges.get((region.paddr, region.size))
+        first = seen_ranges.get((region.paddr, region.size))
         if first is not None:
-            other = out[first]
-            out.append(_different(f"same {'ID' if key in seen_ids else 'range'} as "
-                                  f"{_label(other)}, already written", region, Status.DUPLICATE))
+            out.append(_different(f"same range as {_label(out[first])}, already written",
+                                  region, Status.DUPLICATE))
             continue
         clash = written.clash(region, same_bytes)
         if clash is not None:
@@ -124,47 +118,61 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None, *,
                                   f"{max(clash.paddr, region.paddr):#x} with different bytes",
                                   region))
             continue
-        if key is not None:
-            seen_ids[key] = len(out)
+        reason = region.reason
+        if region.id is not None and region.id > 0:
+            twin = seen_ids.setdefault(region.id, len(out))
+            if twin != len(out) and not reason:
+                reason = (f"ID {region.id} also names {out[twin].name} at PA "
+                          f"{out[twin].paddr:#x}; both written")
         seen_ranges[(region.paddr, region.size)] = len(out)
-        out.append(region.with_(status=Status.WRITTEN, reason=region.reason))
+        out.append(region.with_(status=Status.WRITTEN, reason=reason))
         written.add(out[-1])
     return out
 
 
 class _Written:
-    """Physical ranges already written, for overlap checks in O(log n).
+    """Which written region supplies each physical byte: disjoint segments, sorted.
 
-    ``covered`` is the union of the written ranges as disjoint sorted
-    intervals; only a range that meets it is compared region by region.
+    A new region is compared only with the segments it meets, each over their
+    intersection, so the bytes compared add up to the new region's size and
+    the work stays O(n log n) in regions whatever the overlaps.
     """
 
     def __init__(self) -> None:
-        self.regions: list[Region] = []
-        self.starts: list[int] = []   # union intervals, sorted, disjoint
+        self.starts: list[int] = []
         self.ends: list[int] = []
+        self.owners: list[Region] = []
+
+    def _meeting(self, start: int, end: int) -> range:
+        """Indices of the segments that meet ``[start, end)``."""
+        first = bisect.bisect_right(self.ends, start)
+        last = bisect.bisect_left(self.starts, end, first)
+        return range(first, last)
 
     def add(self, region: Region) -> None:
-        self.regions.append(region)
+        """Let ``region`` supply the bytes of its range no written region supplies yet."""
         start, end = region.paddr, region.paddr + region.size
-        lo = bisect.bisect_left(self.ends, start)      # first interval ending at/after start
-        hi = bisect.bisect_right(self.starts, end)     # first interval starting after end
-        if lo < hi:
-            start, end = min(start, self.starts[lo]), max(end, self.ends[hi - 1])
-        self.starts[lo:hi] = [start]
-        self.ends[lo:hi] = [end]
+        meeting = self._meeting(start, end)
+        segments = [(self.starts[i], self.ends[i], self.owners[i]) for i in meeting]
+        cursor, gaps = start, []
+        for s_start, s_end, _ in segments:
+            if s_start > cursor:
+                gaps.append((cursor, s_start, region))
+            cursor = max(cursor, s_end)
+        if cursor < end:
+            gaps.append((cursor, end, region))
+        merged = sorted(segments + gaps, key=lambda seg: seg[0])
+        self.starts[meeting.start:meeting.stop] = [seg[0] for seg in merged]
+        self.ends[meeting.start:meeting.stop] = [seg[1] for seg in merged]
+        self.owners[meeting.start:meeting.stop] = [seg[2] for seg in merged]
 
     def clash(self, region: Region, same_bytes: SameBytes | None) -> Region | None:
         """The first written region whose overlapping bytes differ from ``region``'s."""
         start, end = region.paddr, region.paddr + region.size
-        index = bisect.bisect_right(self.ends, start)
-        if index == len(self.starts) or self.starts[index] >= end:
-            return None  # touches nothing written
-        for other in self.regions:
-            o_lo, o_hi = max(start, other.paddr), min(end, other.paddr + other.size)
-            if o_lo < o_hi and (same_bytes is None or not same_bytes(other, region, o_lo,
-                                                                      o_hi - o_lo)):
-                return other
+        for i in self._meeting(start, end):
+            lo, hi = max(start, self.starts[i]), min(end, self.ends[i])
+            if same_bytes is None or not same_bytes(self.owners[i], region, lo, hi - lo):
+                return self.owners[i]
         return None
 
 

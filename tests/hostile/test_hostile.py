@@ -215,7 +215,7 @@ def test_smem_regions_wrap_huge_duplicate_and_hostile_names(tmp_path, capsys):
         ("K", RAM + 0x1100, "written", ""),
         ("K\\xff\\xfe\\x2f\\x5c", RAM + 0x1200, "written", ""),
         ("K..\\x2f..\\x2fx", RAM + 0x1000, "duplicate",
-         "same ID as K..\\x2f..\\x2fx (ID 7), already written")]
+         "same range as K..\\x2f..\\x2fx (ID 7), already written")]
 
 
 # -- Sahara table, VMCOREINFO text --------------------------------------------------------
@@ -302,7 +302,7 @@ def _patched_vmlinux(field_at: int, value: int, *, section: str | None = None) -
     """The test_inspect_table vmlinux with one Elf64_Shdr field overwritten."""
     import struct
 
-    from test_inspect_table import inspect_vmlinux
+    from builders.vmlinux import inspect_vmlinux
     image = bytearray(inspect_vmlinux(64, True, True)[0])
     shoff, = struct.unpack_from("<Q", image, 0x28)
     shnum, shstrndx = struct.unpack_from("<HH", image, 0x3C)

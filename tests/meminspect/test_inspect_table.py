@@ -8,12 +8,10 @@ import json
 
 import pytest
 
-from builders.vmlinux import LINK_TEXT, STB_LOCAL, Rela, Sec, Sym, VmlinuxSpec, make_vmlinux
-
+from builders.vmlinux import (LINK_TEXT, Sec, Sym, VmlinuxSpec, inspect_vmlinux,
+                              make_vmlinux)
 from minidump.cli import main
 from minidump.errors import FormatError
-from minidump.formats.elf import EM
-from minidump.formats.meminspect import inspect_entry
 from minidump.meminspect.static import builtin_names, effective, read_static
 from minidump.elf.vmlinux import Vmlinux
 
@@ -21,36 +19,6 @@ from minidump.elf.vmlinux import Vmlinux
 ABIS = [(64, True, True), (64, False, True), (32, True, False), (32, False, False),
         (32, True, True), (32, False, True)]
 IDS = ["lp64-le", "lp64-be", "ilp32-le", "ilp32-be", "lpae-le", "lpae-be"]
-
-
-def inspect_vmlinux(bits: int, little: bool, phys64: bool, *, relocs: bool = False,
-                    ids=(10, 11, 26, 10), tail: bytes = b"") -> tuple[bytes, dict[str, int]]:
-    """A vmlinux whose .inspect_table registers jiffies_64, linux_banner, clear_seq, then
-    jiffies_64 again (the last entry for an ID wins)."""
-    base = LINK_TEXT if bits == 64 else 0xC0008000
-    table_addr = base + 0x10000
-    addrs = {"jiffies_64": base + 0x100, "linux_banner": base + 0x200,
-             "clear_seq": base + 0x300}
-    targets = {10: "jiffies_64", 11: "linux_banner", 26: "clear_seq"}
-    schema = inspect_entry(little, bits, phys64)
-    stride = schema.sizeof()
-    entries, relas, symbols = [], [], []
-    for i, uid in enumerate(ids):
-        va = addrs[targets[uid]] + (4 if i == 3 else 0)
-        entries.append(schema.build(dict(id=uid, va=0 if relocs else va, pa=0, size=8, type=0)))
-        if relocs:
-            relas.append(Rela(table_addr + i * stride + 8 if bits == 64 else table_addr +
-                              i * stride + 4, 1027, va))
-        symbols.append(Sym(f"__UNIQUE_ID___inspect_entry_MEMINSPECT_ID_{targets[uid]}{i}",
-                           table_addr + i * stride, stride, bind=STB_LOCAL,
-                           section=".inspect_table"))
-    symbols += [Sym(name, addr, 8) for name, addr in addrs.items()]
-    spec = VmlinuxSpec(bits, little, EM.AARCH64 if relocs else (EM.X86_64 if bits == 64
-                                                                  else EM.ARM),
-                       [Sec(".data", base, bytes(0x1000)),
-                        Sec(".inspect_table", table_addr, b"".join(entries) + tail)],
-                       symbols, relas)
-    return make_vmlinux(spec), addrs
 
 
 @pytest.mark.parametrize("bits,little,phys64", ABIS, ids=IDS)

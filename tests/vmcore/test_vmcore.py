@@ -86,8 +86,7 @@ def test_duplicates_and_overlaps_resolved(blobs, tmp_path):
                    payload=Payload(str(other), 0, 0x20))
     agree = Region(51, "agree", paddr=0x81000010, size=0x20, source="e",
                    payload=Payload(str(path), 0x10, 0x20))
-    resolved = resolve(regions + [same_id, same_range, clash, agree], payload_same_bytes,
-                       ids_unique=True)
+    resolved = resolve(regions + [same_id, same_range, clash, agree], payload_same_bytes)
     statuses = [(r.name, r.status) for r in resolved]
     assert statuses[3:] == [("Klinux_ba", Status.DUPLICATE), ("copy", Status.DUPLICATE),
                             ("clash", Status.INVALID), ("agree", Status.WRITTEN)]
