@@ -73,7 +73,50 @@ def _error(message: str) -> None:
     print(f"minidump: error: {safe(message)}", file=sys.stderr)
 
 
+class Terminated(BaseException):
+    """A termination signal, raised where the program is so that outputs are cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: signals that end a run the way Ctrl-C does: temp files removed, nothing published
+CLEANUP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT")
+
+
+def _on_signals():
+    """Install the cleanup handlers (main thread only); returns what to restore."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return []
+
+    def terminate(signum, frame):
+        raise Terminated(signum)
+    saved = []
+    for name in CLEANUP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            saved.append((number, signal.signal(number, terminate)))
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    saved = _on_signals()
+    try:
+        return _main(argv)
+    except Terminated as exc:
+        print(f"minidump: terminated by {signal.Signals(exc.signum).name}; nothing written",
+              file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for number, handler in saved:
+            signal.signal(number, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ cannot read."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -95,42 +96,108 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+def _shares_inode_with(directory: str, status: os.stat_result) -> str | None:
+    """A file directly inside ``directory`` that is the same inode as ``status``, if any."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            other = os.stat(os.path.join(directory, name))
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (status.st_dev, status.st_ino):
+            return name
+    return None
+
+
 def check_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> None:
-    """Refuse an output that is an input or inside an input directory, a directory, or
+    """Refuse an output that is empty, an input, inside (or a hard link into) an input
+    directory, a directory, anything but a regular file, in a missing directory, or that
     exists without ``force``."""
+    if not path:
+        raise UsageError("output path is empty; give -o FILE")
     real = os.path.realpath(path)
+    status = None
+    try:
+        status = os.lstat(path)
+    except OSError:
+        pass
     for item in inputs:
         if item and _same_file(item, path):
             raise UsageError(f"output {path} is also an input; choose another -o")
-        if item and os.path.isdir(item) and real.startswith(os.path.realpath(item) + os.sep):
-            raise UsageError(f"output {path} is inside the input directory {item}; "
-                             "choose another -o")
+        if item and os.path.isdir(item):
+            if real.startswith(os.path.realpath(item) + os.sep):
+                raise UsageError(f"output {path} is inside the input directory {item}; "
+                                 "choose another -o")
+            if status is not None and stat.S_ISREG(status.st_mode) and status.st_nlink > 1:
+                twin = _shares_inode_with(item, status)
+                if twin is not None:
+                    raise UsageError(f"output {path} is a hard link to {twin} in the input "
+                                     f"directory {item}; choose another -o")
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory")
-    if os.path.lexists(path) and not force:
-        raise UsageError(f"output {path} exists; use --force to replace it")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"output {path}: directory {directory} does not exist")
+    if status is not None:
+        if not force:
+            raise UsageError(f"output {path} exists; use --force to replace it")
+        if not stat.S_ISREG(status.st_mode):
+            raise UsageError(f"output {path} is not a regular file; --force replaces only "
+                             "regular files")
 
 
 @contextmanager
 def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> Iterator[BinaryIO]:
-    """Write to a temp file beside ``path`` and rename it into place on success.
+    """Write to a temp file beside ``path`` and publish it there only when all went well.
 
-    Refuses an output that is one of the inputs, and an existing output
-    without ``force``.  On any failure (including KeyboardInterrupt) the temp
-    file is removed and nothing appears at ``path``.
+    The file is created readable by its owner only (it holds kernel memory).
+    Without ``force`` it is published with a hard link, which fails if anything
+    appeared at ``path`` meanwhile, so two runs never replace each other's output;
+    with ``force`` only a regular file is replaced.  On any failure (an error, a
+    full disk, a signal) the temp file is removed and nothing appears at ``path``.
     """
     import tempfile
     check_output(path, force=force, inputs=inputs)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".minidump-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=".minidump-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from exc
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+            _publish(tmp, path, force=force)
+        except OSError as exc:
+            if exc.filename is None or exc.filename == tmp:   # name the user's path
+                raise OSError(exc.errno, exc.strerror, path) from exc
+            raise
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _publish(tmp: str, path: str, *, force: bool) -> None:
+    """Move the finished temp file to ``path`` (see :func:`atomic_output`)."""
+    if force:
+        check_output(path, force=True)   # still a regular file (or nothing) right now
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise UsageError(f"output {path} exists; use --force to replace it") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise
+        # no hard links on this file system: the plain rename, checked just before
+        check_output(path, force=False)
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)

@@ -50,16 +50,27 @@ def vmcore(tmp_path) -> Path:
 
 # -- SIGINT in the middle of writing ------------------------------------------------------
 
-def test_sigint_mid_write_leaves_nothing(tmp_path):
+@pytest.fixture(scope="module")
+def big_input(tmp_path_factory) -> Path:
     from builders.blobs import MIB, make_input
-    src = tmp_path / "md"
+    src = tmp_path_factory.mktemp("big") / "md"
     make_input(src, count=40, total=192 * MIB)
+    return src
+
+
+@pytest.mark.parametrize("signum,code,message", [
+    (signal.SIGINT, 130, "minidump: interrupted; nothing written"),
+    (signal.SIGTERM, 143, "minidump: terminated by SIGTERM; nothing written"),
+    (signal.SIGHUP, 129, "minidump: terminated by SIGHUP; nothing written"),
+    (signal.SIGQUIT, 131, "minidump: terminated by SIGQUIT; nothing written"),
+], ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
+def test_signal_mid_write_leaves_nothing(big_input, tmp_path, signum, code, message):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "vmcore"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "minidump", "build", "--from-table", str(src),
-                             "--arch", "arm64", "-o", str(out), "-q"],
+    proc = subprocess.Popen([sys.executable, "-m", "minidump", "build", "--from-table",
+                             str(big_input), "--arch", "arm64", "-o", str(out), "-q"],
                             stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -69,10 +80,10 @@ def test_sigint_mid_write_leaves_nothing(tmp_path):
         time.sleep(0.001)
     if proc.poll() is not None:
         pytest.skip("the build finished before it could be interrupted")
-    os.kill(proc.pid, signal.SIGINT)
+    os.kill(proc.pid, signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.strip() == "minidump: interrupted; nothing written"
+    assert proc.returncode == code, err
+    assert err.strip() == message
     assert listing(out_dir) == set()   # no vmcore, no .minidump-*.tmp
 
 

@@ -1,0 +1,113 @@
+"""Publishing the output safely: no check-then-replace race, only regular files replaced,
+owner-only permissions, and a bad ``-o`` that creates nothing anywhere."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builders import SAMPLES, one_error_line, run
+from minidump.errors import UsageError
+from minidump.files import _publish, atomic_output
+
+ROOT = Path(__file__).resolve().parents[2]
+MD = str(SAMPLES / "md")
+
+
+def test_output_is_owner_only_whatever_the_umask(tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        assert run(capsys, "build", "--from-table", MD, "-o", str(tmp_path / "v"), "-q")[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "v").stat().st_mode) == 0o600
+
+
+def test_a_file_appearing_meanwhile_is_never_replaced(tmp_path):
+    """The publish step itself refuses what appeared after the check (the race)."""
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="exists; use --force"):
+        with atomic_output(str(out)) as fh:
+            fh.write(b"ours")
+            out.write_bytes(b"theirs")        # another run published first
+    assert out.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # our temp file is gone
+    tmp = tmp_path / "t"
+    tmp.write_bytes(b"x")
+    with pytest.raises(UsageError):
+        _publish(str(tmp), str(out), force=False)
+
+
+def test_concurrent_builds_to_one_new_output(tmp_path):
+    out = tmp_path / "out" / "vmcore"
+    out.parent.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    argv = [sys.executable, "-m", "minidump", "build", "--from-table", MD, "-o", str(out), "-q"]
+    procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2, 2, 2], results
+    for code, err in results:
+        if code == 2:
+            assert one_error_line(err) == (f"minidump: error: output {out} exists; use --force "
+                                           "to replace it")
+    reference = tmp_path / "reference"
+    subprocess.run([*argv[:-3], "-o", str(reference), "-q"], check=True, env=env)
+    assert out.read_bytes() == reference.read_bytes()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["vmcore"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "symlink"])
+def test_force_replaces_only_regular_files(tmp_path, capsys, kind):
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "device":
+        target = Path("/dev/null")
+    else:
+        (tmp_path / "real").write_bytes(b"keep")
+        target.symlink_to(tmp_path / "real")
+    code, out, err = run(capsys, "build", "--from-table", MD, "-o", str(target), "--force")
+    assert code == 2
+    assert one_error_line(err) == (f"minidump: error: output {target} is not a regular file; "
+                                   "--force replaces only regular files")
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    if kind == "symlink":
+        assert (tmp_path / "real").read_bytes() == b"keep" and target.is_symlink()
+
+
+def test_hard_link_into_the_input_directory_is_refused(tmp_path, capsys):
+    md = tmp_path / "md"
+    md.mkdir()
+    for item in (SAMPLES / "md").iterdir():
+        (md / item.name).write_bytes(item.read_bytes())
+    link = tmp_path / "out.vmcore"
+    os.link(md / "md_Kjiffies10.BIN", link)
+    before = (md / "md_Kjiffies10.BIN").read_bytes()
+    code, _, err = run(capsys, "build", "--from-table", str(md), "-o", str(link), "--force")
+    assert code == 2
+    assert one_error_line(err) == (f"minidump: error: output {link} is a hard link to "
+                                   f"md_Kjiffies10.BIN in the input directory {md}; choose "
+                                   "another -o")
+    assert (md / "md_Kjiffies10.BIN").read_bytes() == before
+
+
+def test_bad_output_paths_create_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "build", "--from-table", MD, "-o", "")
+    assert code == 2 and one_error_line(err) == ("minidump: error: output path is empty; give "
+                                                 "-o FILE")
+    missing = tmp_path / "no" / "such" / "out"
+    code, _, err = run(capsys, "build", "--from-table", MD, "-o", str(missing))
+    assert code == 2 and one_error_line(err) == (f"minidump: error: output {missing}: directory "
+                                                 f"{missing.parent} does not exist")
+    assert ".tmp" not in err
+    code, _, err = run(capsys, "dmesg", MD, "-o", str(missing))
+    assert code == 2 and "does not exist" in err
+    assert list(tmp_path.iterdir()) == []
