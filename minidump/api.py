@@ -12,8 +12,8 @@ import os
 from typing import TYPE_CHECKING, Iterable, Union
 
 from minidump.capture import Capture
-from minidump.errors import UsageError
-from minidump.files import parse_int, read_small
+from minidump.errors import FormatError, UsageError
+from minidump.files import parse_address, parse_int, read_small
 from minidump.limits import VMCOREINFO_MAX
 from minidump.model import ARCHES
 
@@ -28,17 +28,23 @@ def _smem_base(value) -> tuple[int | None, int | None]:
     if value is None or value == "":
         return None, None
     if isinstance(value, int):
-        return value, None
+        return parse_address(value, "--smem-base"), None
     if isinstance(value, tuple):
-        return value[0], value[1] if len(value) > 1 else None
+        return (parse_address(value[0], "--smem-base"),
+                _size(value[1]) if len(value) > 1 and value[1] is not None else None)
     base, _, size = str(value).partition(",")
-    return parse_int(base, "--smem-base"), parse_int(size, "--smem-base size") if size else None
+    return parse_address(base, "--smem-base"), _size(size) if size else None
+
+
+def _size(value) -> int:
+    size = value if isinstance(value, int) else parse_int(str(value), "--smem-base size")
+    if not 0 < size < 1 << 64:
+        raise UsageError(f"--smem-base size {value!r} must be positive and below 2^64")
+    return size
 
 
 def _address(value, what: str) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    return parse_int(str(value), what)
+    return None if value is None else parse_address(value, what)
 
 
 def load_vmcoreinfo(value) -> "tuple[VmcoreInfo, str] | tuple[None, str]":
@@ -49,13 +55,18 @@ def load_vmcoreinfo(value) -> "tuple[VmcoreInfo, str] | tuple[None, str]":
     if isinstance(value, (bytes, bytearray)):
         return VmcoreInfo(bytes(value), path="--vmcoreinfo"), "--vmcoreinfo"
     path = os.fspath(value)
-    return VmcoreInfo(read_small(path, VMCOREINFO_MAX, "VMCOREINFO"), path=path), path
+    raw = read_small(path, VMCOREINFO_MAX, "VMCOREINFO")
+    if not raw.strip(b"\0 \t\r\n"):
+        raise FormatError("the VMCOREINFO file is empty", path=path, offset=0,
+                          field="VMCOREINFO")
+    return VmcoreInfo(raw, path=path), path
 
 
 def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | None = None,
          smem_base: int | str | tuple | None = None, sahara_table: PathLike | None = None,
          vmcoreinfo: PathLike | bytes | None = None, format: str = "auto",
-         arch: str | None = None, vmlinux: PathLike | None = None) -> Capture:
+         arch: str | None = None, vmlinux: PathLike | None = None,
+         progress: bool = False) -> Capture:
     """Open any capture: a md_*.BIN directory, a Raw_Dmp! image, an SMEM item-602 blob, a RAM
     image holding the SMEM table (with ``memory``), raw RAM images ``FILE@PADDR``, or an ELF
     vmcore.
@@ -67,7 +78,8 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     container kind (``mddir``, ``rawdump``, ``smem-blob``, ``ram``, ``memory``,
     ``elf``); ``arch`` the architecture; ``vmlinux`` is the kernel's image with
     symbols, for what needs it (VMCOREINFO of a full capture without the note,
-    the randomized x86_64 direct map, ``facts()``).  Nothing is written.
+    the randomized x86_64 direct map, ``facts()``); ``progress`` shows a progress
+    bar on a terminal's stderr during long scans (the CLI's default).  Nothing is written.
     Errors are :class:`minidump.MinidumpError` subclasses with ``.path``,
     ``.offset`` and ``.field``.
     """
@@ -93,13 +105,13 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
         reader = detect(path, has_memory=bool(extents)) if format == "auto" else BY_KIND[format]
         base, size = _smem_base(smem_base)
         context = Context(reader.kind, ram, _address(table_addr, "--table-addr"), base, size,
-                          os.fspath(sahara_table) if sahara_table else None)
+                          os.fspath(sahara_table) if sahara_table else None, progress=progress)
         table_warnings: list[str] = []
         if reader.kind in ("mddir", "rawdump") and ram.extents:
             from minidump.sources.smem import table_rows
             found = Source("SMEM minidump table")
             context.table_rows = table_rows(ram, found, table_addr=context.table_addr,
-                                            smem_base=base, smem_size=size)
+                                            smem_base=base, smem_size=size, progress=progress)
             table_warnings = found.warnings
         source = reader.load().read(name, context)
         source.warnings[:0] = table_warnings

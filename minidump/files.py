@@ -52,8 +52,15 @@ def _length(fh: BinaryIO) -> int:
 
 
 def read_small(path: str, limit: int, what: str) -> bytes:
-    """A whole side file (table, VMCOREINFO text) that has no business being big."""
-    size = os.stat(path).st_size
+    """A whole side file (table, VMCOREINFO text) that has no business being big.
+
+    Only a regular file is opened: a FIFO would block, a device would not end.
+    """
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
+        raise FormatError(f"not a regular file (a {what} must be one)", path=path,
+                          field=what)
+    size = status.st_size
     if size > limit:
         raise FormatError(f"{size:#x} bytes is too large for a {what} (limit {limit:#x})",
                           path=path, offset=0, field=what)
@@ -66,11 +73,50 @@ def file_size(path: str) -> int:
 
 
 def parse_int(text: str, what: str = "number") -> int:
-    """Parse decimal or 0x-hex (as users type addresses and sizes)."""
+    """Parse decimal or 0x-hex (as users type sizes)."""
     try:
         return int(text.strip().replace("_", ""), 0)
     except ValueError:
         raise UsageError(f"{what} {text!r} is not a number (decimal or 0x-hex)") from None
+
+
+ADDRESS_LIMIT = 1 << 64
+
+
+def parse_address(text: str | int, what: str) -> int:
+    """A physical address as crash reads one: hexadecimal, ``0x`` optional; 0 <= PADDR < 2^64."""
+    if isinstance(text, int):
+        value = text
+    else:
+        digits = text.strip().replace("_", "")
+        try:
+            value = int(digits, 16)
+        except ValueError:
+            raise UsageError(f"{what} {text!r} is not a hexadecimal address") from None
+    if not 0 <= value < ADDRESS_LIMIT:
+        raise UsageError(f"{what} {text!r} is outside the 64-bit physical address space")
+    return value
+
+
+def data_ranges(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The parts of ``[start, end)`` of a file that hold data, skipping holes (SEEK_DATA).
+
+    File systems without hole reporting give the whole range.
+    """
+    pos = start
+    while pos < end:
+        try:
+            data = os.lseek(fd, pos, os.SEEK_DATA)
+            hole = os.lseek(fd, data, os.SEEK_HOLE)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:   # no data after pos
+                return
+            yield pos, end                # no hole reporting here: all of it
+            return
+        if data >= end:
+            return
+        yield data, min(hole, end)
+        pos = hole
 
 
 class Closable:

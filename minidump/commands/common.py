@@ -37,7 +37,7 @@ def open_capture(args, path: str, *, vmlinux: str | None = None):
     from minidump.api import open as open_
     return open_(path, memory=args.memory, table_addr=args.table_addr, smem_base=args.smem_base,
                  sahara_table=args.sahara_table, vmcoreinfo=args.vmcoreinfo, format=args.format,
-                 arch=args.arch, vmlinux=vmlinux)
+                 arch=args.arch, vmlinux=vmlinux, progress=not getattr(args, "json", False))
 
 
 def input_paths(args, path: str | None) -> list[str]:

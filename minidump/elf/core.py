@@ -22,7 +22,7 @@ from minidump.errors import FormatError
 from minidump.files import read_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ELFMAG, ET, PN_XNUM, PT,
                                   VMCOREINFO_NOTE_NAME)
-from minidump.limits import NOTES_MAX
+from minidump.limits import NOTES_MAX, VMCOREINFO_MAX
 from minidump.model import Arch, Note
 
 if TYPE_CHECKING:
@@ -183,9 +183,14 @@ def read_core(path: str) -> ElfCore:
                                       f"more than any kernel writes ({NOTES_MAX:#x})",
                                       path=path, offset=at, field=f"{phdr_name}[{i}].p_filesz")
                 data = read_at(fh, ph["p_offset"], ph["p_filesz"], path=path, what="PT_NOTE")
-                core.notes += [Note(n.name, n.type, n.desc) for n in iter_notes(
-                    data, order == "<", path=path, base=ph["p_offset"],
-                    align=8 if ph["p_align"] == 8 else 4)]
+                for note in iter_notes(data, order == "<", path=path, base=ph["p_offset"],
+                                       align=8 if ph["p_align"] == 8 else 4):
+                    if note.name == VMCOREINFO_NOTE_NAME and note.descsz > VMCOREINFO_MAX:
+                        raise FormatError(f"VMCOREINFO note of {note.descsz:#x} bytes; the "
+                                          f"kernel's is at most {VMCOREINFO_MAX:#x}", path=path,
+                                          offset=ph["p_offset"] + note.offset,
+                                          field=f"note[{note.index}].n_descsz")
+                    core.notes.append(Note(note.name, note.type, note.desc))
     return core
 
 

@@ -162,6 +162,19 @@ class PhysicalMemory(Closable):
             return None
         return self._read_pieces(pieces, what)
 
+    def data_bytes(self, addr: int, size: int, *, virtual: bool = False) -> int:
+        """How many bytes of ``[addr, addr + size)`` the files really hold: holes of sparse
+        files do not count (``SEEK_DATA``), nor does what no extent covers."""
+        from minidump.files import data_ranges
+        total = 0
+        for piece in self.pieces(addr, size, virtual=virtual):
+            fh = self._handles.get(piece.path)
+            if fh is None:
+                fh = self._handles[piece.path] = open(piece.path, "rb")  # noqa: SIM115
+            total += sum(end - start for start, end in data_ranges(
+                fh.fileno(), piece.offset, piece.offset + piece.size))
+        return total
+
     def close(self) -> None:
         for fh in self._handles.values():
             fh.close()
@@ -216,6 +229,14 @@ class KernelMemory:
             raise FaultError(f"virtual address {vaddr:#x} (PA {paddr:#x}) is not in the "
                              f"capture" + (f" (reading {what})" if what else ""),
                              address=vaddr, what=what or None, path=self.memory.name) from exc
+
+    def data_bytes(self, vaddr: int, size: int) -> int:
+        """Bytes of ``[vaddr, vaddr + size)`` backed by file data (see
+        :meth:`PhysicalMemory.data_bytes`), through the same mapping as :meth:`read_virt`."""
+        if self.memory.held(vaddr, size, virtual=True):
+            return self.memory.data_bytes(vaddr, size, virtual=True)
+        paddr = self.pa(vaddr)
+        return 0 if paddr is None else self.memory.data_bytes(paddr, size)
 
     def word(self, vaddr: int, what: str = "", size: int | None = None) -> int:
         """An unsigned integer of the target's word size (or ``size`` bytes) at ``vaddr``."""

@@ -37,6 +37,9 @@ CALLER_WIDTH = 8
 CALLER_CPU = 0x80000000
 #: a printk structure is a few dozen bytes; a SIZE() beyond this is a corrupt VMCOREINFO
 STRUCT_MAX = 1 << 16
+#: reads of the log larger than this must be backed by file data, not holes of a sparse file:
+#: the walk's cost follows the bytes a capture really holds, not the geometry it claims
+SPARSE_CHECK_MIN = 64 << 20
 #: kernel/printk/printk.c: log_buf_len is at most 2 GiB (LOG_BUF_LEN_MAX), so neither ring's
 #: count_bits / size_bits can exceed 31; larger values are corrupt, not big rings
 RING_BITS_MAX = 31
@@ -227,6 +230,13 @@ class _Reader:
         return buf[at] >> 5 if self.order == "little" else buf[at] & 7
 
     def _read(self, vaddr: int, size: int, what: str) -> bytes:
+        data_bytes = getattr(self.mem, "data_bytes", None)
+        if size > SPARSE_CHECK_MIN and data_bytes is not None:
+            held = data_bytes(vaddr, size)
+            if held * 2 < size:
+                raise FormatError(f"{what} claims {size:#x} bytes at {vaddr:#x}, but the "
+                                  f"capture holds data for only {held:#x} of them",
+                                  path=self.keys.info.path, field=what)
         try:
             return self.mem.read_virt(vaddr, size, what)
         except FaultError as exc:

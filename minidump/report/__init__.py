@@ -154,10 +154,11 @@ def show(document: Document, out: TextIO | None = None) -> None:
 
 
 class Progress:
-    """A progress bar on a terminal's stderr for copies over 64 MiB; nothing otherwise."""
+    """A progress bar on a terminal's stderr for work over 64 MiB; nothing otherwise."""
 
-    def __init__(self, total: int, enabled: bool = True) -> None:
+    def __init__(self, total: int, enabled: bool = True, label: str = "writing") -> None:
         self.total = total
+        self.label = label
         self.enabled = enabled and total >= 64 << 20 and sys.stderr.isatty()
         self._progress = None
 
@@ -167,7 +168,7 @@ class Progress:
         from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, Progress as Bar,
                                    TimeRemainingColumn, TransferSpeedColumn)
-        self._progress = Bar("writing", BarColumn(), DownloadColumn(binary_units=True),
+        self._progress = Bar(self.label, BarColumn(), DownloadColumn(binary_units=True),
                              TransferSpeedColumn(), TimeRemainingColumn(),
                              console=Console(stderr=True), transient=True)
         self._progress.start()

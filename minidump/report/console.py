@@ -17,6 +17,18 @@ STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "r
 
 #: the longest a name or source cell gets before it is shortened with an ellipsis
 NAME_MAX, SOURCE_MAX = 24, 40
+#: the most rows a table shows; past it, rows that need attention come first and a line
+#: says how many more there are (``--json`` lists every one)
+TABLE_ROWS_MAX = 1000
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most TABLE_ROWS_MAX rows: all when they fit, else losses and reasons first."""
+    if len(rows) <= TABLE_ROWS_MAX:
+        return rows
+    attention = [r for r in rows if r["status"] != "written" or r["reason"]]
+    quiet = [r for r in rows if not (r["status"] != "written" or r["reason"])]
+    return (attention + quiet)[:TABLE_ROWS_MAX]
 
 
 def make_console(out: TextIO, width: int | None = None, color: bool | None = None) -> Console:
@@ -46,7 +58,7 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     if document.get("output"):
         title += f" → {document['output']}"
     table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    rows = document["regions"]
+    rows = _shown(document["regions"])
     cells = {"ID": ["-" if r["id"] is None else str(r["id"]) for r in rows],
              "physical": [hexa(r["paddr"]) for r in rows],
              "virtual": [hexa(r["vaddr"]) for r in rows],
@@ -64,13 +76,22 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
         table.add_row(cells["ID"][i], row["name"], cells["physical"][i], cells["virtual"][i],
                       cells["size"][i], row["source"], status)
     console.print(table)
+    if len(rows) < len(document["regions"]):
+        shown = {id(r) for r in rows}
+        counts: dict[str, int] = {}
+        for r in document["regions"]:
+            if id(r) not in shown:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+        console.print(f"… and {sum(counts.values())} more regions ("
+                      + ", ".join(f"{n} {status}" for status, n in counts.items())
+                      + "); --json lists every region")
     t = document["totals"]
     parts = [f"{n} {k}" for k, n in t["by_status"].items()]
     console.print(f"{t['regions']} regions: {', '.join(parts)}; "
                   f"{size_text(t['written_bytes'])} of region data"
                   + (f"; vmcore {size_text(document['output_size'])}"
                      if document.get("output_size") else ""))
-    for row in document["regions"]:
+    for row in rows:
         if row["reason"]:
             ident = "-" if row["id"] is None else row["id"]
             style = "" if row["status"] == "written" else STATUS_STYLE.get(Status(row["status"]),

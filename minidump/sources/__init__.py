@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from minidump.errors import FormatError, UsageError
-from minidump.files import file_size, parse_int
+from minidump.files import file_size, parse_address
 from minidump.model import Arch, Note, Row
 
 if TYPE_CHECKING:
@@ -77,14 +77,15 @@ class Context:
     smem_size: int | None = None
     sahara_table: str | None = None
     table_rows: list[Row] = field(default_factory=list)   # addresses from the SMEM table in RAM
+    progress: bool = False          # a progress bar on a terminal for long scans
 
 
 def split_memory_spec(spec: str) -> tuple[str, int]:
-    """``FILE@PADDR`` (crash's syntax for raw RAM images) to ``(FILE, PADDR)``."""
+    """``FILE@PADDR`` (crash's syntax for raw RAM images: PADDR in hex, ``0x`` optional)."""
     path, sep, addr = spec.rpartition("@")
     if not sep or not path:
         raise UsageError(f"--memory {spec!r}: expected FILE@PADDR")
-    return path, parse_int(addr, "--memory address")
+    return path, parse_address(addr, "--memory address")
 
 
 def memory_extent(spec: str) -> "Extent":

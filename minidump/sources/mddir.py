@@ -29,9 +29,11 @@ def sniff(path: str) -> bool:
 def side_tables(directory: str, sahara_table: str | None) -> list[Row]:
     """Every address table found beside the blobs, most authoritative first."""
     entries: list[Row] = []
+    # found by name: only regular files (a FIFO would block); named with --sahara-table: must be
     paths = [sahara_table] if sahara_table else sorted(
         os.path.join(directory, n) for n in os.listdir(directory)
-        if "sahara" in n.lower() and n.lower().endswith((".bin", ".tbl")))
+        if "sahara" in n.lower() and n.lower().endswith((".bin", ".tbl"))
+        and os.path.isfile(os.path.join(directory, n)))
     for path in paths:
         entries += read_sahara_table(read_small(path, SAHARA_TABLE_MAX, "sahara_table"), path=path)
     for name, parser in (("dump_info.txt", read_dump_info), ("load.cmm", read_load_cmm)):

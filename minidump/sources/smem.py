@@ -24,6 +24,7 @@ from minidump.formats.qcom_minidump import (MD, MD_REVISION, MINIDUMP_SUBSYSTEM_
                                             minidump_region, minidump_subsystem, smem_header,
                                             smem_info, smem_partition_header, smem_private_entry,
                                             smem_ptable, smem_ptable_entry)
+from minidump.files import data_ranges
 from minidump.kernel.memory import PhysicalMemory
 from minidump.model import Payload, Row, Status
 from minidump.sources import Context, Source
@@ -85,23 +86,32 @@ def _fail(memory: PhysicalMemory, paddr: int, field: str, problem: str, cls=Form
     return cls(problem, path=path, offset=offset, field=field)
 
 
-def _scan_toc_pages(memory: PhysicalMemory) -> list[int]:
-    """PAs of 4 KiB-aligned pages starting with ``$TOC`` in every image."""
+def _scan_toc_pages(memory: PhysicalMemory, progress=None) -> list[int]:
+    """PAs of 4 KiB-aligned pages starting with ``$TOC`` in every image.
+
+    Holes of sparse images are skipped (``SEEK_DATA``), the data is searched
+    in 4 MiB blocks with ``bytes.find``; ``progress(n)`` is told each block's size.
+    """
     found = []
+    chunk = 1 << 22
     for extent in memory.extents:
-        first = (-extent.paddr) % SMEM_TOC_SIZE
         with open(extent.path, "rb") as fh:
-            pos = first
-            chunk = 1 << 22
-            while pos < extent.size:
-                fh.seek(extent.offset + pos)
-                block = fh.read(min(chunk, extent.size - pos))
-                if not block:
-                    break
-                for rel in range(0, len(block) - 3, SMEM_TOC_SIZE):
-                    if block[rel:rel + 4] == SMEM_PTABLE_MAGIC:
-                        found.append(extent.paddr + pos + rel)
-                pos += len(block)
+            for start, end in data_ranges(fh.fileno(), extent.offset, extent.offset + extent.size):
+                pos = start
+                while pos < end:
+                    fh.seek(pos)
+                    block = fh.read(min(chunk, end - pos) + 3)   # + 3: a magic across blocks
+                    if not block:
+                        break
+                    at = block.find(SMEM_PTABLE_MAGIC)
+                    while 0 <= at < min(chunk, end - pos):
+                        paddr = extent.paddr + pos + at - extent.offset
+                        if paddr % SMEM_TOC_SIZE == 0:
+                            found.append(paddr)
+                        at = block.find(SMEM_PTABLE_MAGIC, at + 1)
+                    if progress is not None:
+                        progress(min(chunk, end - pos))
+                    pos += chunk
     return found
 
 
@@ -128,14 +138,19 @@ def _self_located_base(memory: PhysicalMemory, toc_pa: int) -> tuple[int, int] |
 
 
 def find_item_602(memory: PhysicalMemory, *, smem_base: int | None = None,
-                  smem_size: int | None = None, warn=lambda m: None) -> FoundTable:
+                  smem_size: int | None = None, warn=lambda m: None,
+                  progress: bool = False) -> FoundTable:
     """Locate item 602 through the SMEM heap; raises the E1-E18 errors of the spec."""
     if smem_base is not None:
         sizes = [smem_size] if smem_size else list(SMEM_SIZES)
         candidates = [(smem_base, s) for s in sizes]
     else:
         bases = {}
-        for toc_pa in _scan_toc_pages(memory):
+        from minidump.report import Progress
+        total = sum(e.size for e in memory.extents)
+        with Progress(total, enabled=progress, label="scanning for SMEM") as advance:
+            pages = _scan_toc_pages(memory, advance)
+        for toc_pa in pages:
             found = _self_located_base(memory, toc_pa)
             if found:
                 bases[found[0]] = found
@@ -359,7 +374,7 @@ def _candidate(row: dict, index: int, memory: PhysicalMemory, path: str, at: int
 
 def table_rows(memory: PhysicalMemory, source: Source, *, table_addr: int | None = None,
                smem_base: int | None = None, smem_size: int | None = None,
-               blob: str | None = None) -> list[Row]:
+               blob: str | None = None, progress: bool = False) -> list[Row]:
     """Locate item 602 (a bare ``blob`` file, ``table_addr``, or the SMEM heap) and read slot 0.
 
     Errors in the table name the RAM image and offset that hold it.
@@ -370,7 +385,8 @@ def table_rows(memory: PhysicalMemory, source: Source, *, table_addr: int | None
     elif table_addr is not None:
         found = table_at(memory, table_addr, source.warn)
     else:
-        found = find_item_602(memory, smem_base=smem_base, smem_size=smem_size, warn=source.warn)
+        found = find_item_602(memory, smem_base=smem_base, smem_size=smem_size, warn=source.warn,
+                              progress=progress)
     source.table_where = found.where
     if found.paddr is not None:
         table_path, table_offset = _where(memory, found.paddr)
@@ -392,5 +408,5 @@ def read(path: str, context: Context) -> Source:
     source = Source("bare SMEM item 602" if blob else "SMEM minidump table")
     source.rows = table_rows(context.memory, source, table_addr=context.table_addr,
                              smem_base=context.smem_base, smem_size=context.smem_size,
-                             blob=path if blob else None)
+                             blob=path if blob else None, progress=context.progress)
     return source
