@@ -5,7 +5,12 @@
     python tools/fuzz.py rawdump --seconds 120            # one target for two minutes
     python tools/fuzz.py all --seconds 60                 # every target in turn
     python tools/fuzz.py rawdump --truncate               # every byte-boundary truncation of the seeds
-    python tools/fuzz.py rawdump --replay tests/corpus/rawdump-*.bin
+    python tools/fuzz.py rawdump --replay tests/hostile/corpus/rawdump-*.bin
+    python tools/fuzz.py all --minutes 10 --corpus ~/.cache/minidump-fuzz   # accumulate runs
+
+With ``--corpus DIR`` each target keeps its corpus in ``DIR/TARGET/`` across runs, so
+coverage and executions accumulate; ``DIR/stats.json`` adds up the executions of every
+run per target (libFuzzer's ``number_of_executed_units``), and each run prints the totals.
 
 A target turns one byte string into an input (a file, a directory, a VMCOREINFO
 text, a memory image), runs the reader and whatever consumes its result, and
@@ -23,6 +28,9 @@ reproduces in the normal suite with ``run(target, data)``.
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,11 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from builders.targets import TARGETS, run, truncations, work  # noqa: E402
 
 
-def _fuzz(name: str, seconds: int, artifacts: Path, extra: list[str]) -> None:
+def _fuzz(name: str, seconds: int, artifacts: Path, extra: list[str],
+          corpus_root: Path | None = None) -> None:
     import atheris
     target = TARGETS[name]
-    corpus = work() / f"corpus-{name}"
-    corpus.mkdir(exist_ok=True)
+    corpus = (corpus_root / name) if corpus_root else work() / f"corpus-{name}"
+    corpus.mkdir(parents=True, exist_ok=True)
     for i, seed in enumerate(target.seeds()):
         (corpus / f"seed{i}").write_bytes(seed)
     max_len = max(len(s) for s in target.seeds()) * 2
@@ -56,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", help="target name, or 'all'")
     parser.add_argument("--list", action="store_true", help="list the targets")
     parser.add_argument("--seconds", type=int, default=60, help="fuzzing time per target")
+    parser.add_argument("--minutes", type=int, help="fuzzing time per target, in minutes")
+    parser.add_argument("--corpus", type=Path,
+                        help="keep each target's corpus and an executions ledger here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--truncate", action="store_true",
                         help="run every byte-boundary truncation of the seeds instead")
     parser.add_argument("--step", type=int, default=1, help="with --truncate: bytes between cuts")
@@ -81,14 +94,49 @@ def main(argv: list[str] | None = None) -> int:
             n = truncations(name, args.step)
             print(f"{name}: {n} truncations in {time.monotonic() - start:.1f} s, no finding")
         return 0
-    if len(names) > 1:   # libFuzzer owns the process: one child per target
-        import subprocess
-        for name in names:
-            subprocess.run([sys.executable, __file__, name, "--seconds", str(args.seconds),
-                            "--artifacts", str(args.artifacts), *extra], check=False)
+    seconds = args.minutes * 60 if args.minutes else args.seconds
+    if args.child:   # libFuzzer owns this process until the time is up
+        _fuzz(names[0], seconds, args.artifacts, extra, args.corpus)
         return 0
-    _fuzz(names[0], args.seconds, args.artifacts, extra)
+    totals = {}
+    for name in names:   # one child per target; its final stats go into the ledger
+        executed = _run_child(name, seconds, args, extra)
+        if args.corpus is not None:
+            totals[name] = _account(args.corpus, name, executed, seconds)
+    for name, record in totals.items():
+        print(f"{name:14} {record['executed']:>12,} executions in {record['runs']} runs "
+              f"({record['seconds'] / 60:.0f} min)")
     return 0
+
+
+def _run_child(name: str, seconds: int, args, extra: list[str]) -> int:
+    """Fuzz one target in a child process; its executed units (0 if it said none)."""
+    argv = [sys.executable, __file__, name, "--child", "--seconds", str(seconds),
+            "--artifacts", str(args.artifacts), *extra]
+    if args.corpus is not None:
+        argv += ["--corpus", str(args.corpus)]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace")
+    executed = 0
+    for line in proc.stderr:
+        sys.stderr.write(line)
+        match = re.match(r"stat::number_of_executed_units:\s*(\d+)", line)
+        if match:
+            executed = int(match.group(1))
+    proc.wait()
+    return executed
+
+
+def _account(root: Path, name: str, executed: int, seconds: int) -> dict:
+    """Add one run to ``root/stats.json``; the target's running totals."""
+    root.mkdir(parents=True, exist_ok=True)
+    ledger = root / "stats.json"
+    stats = json.loads(ledger.read_text()) if ledger.exists() else {}
+    record = stats.setdefault(name, {"executed": 0, "runs": 0, "seconds": 0})
+    record["executed"] += executed
+    record["runs"] += 1
+    record["seconds"] += seconds
+    ledger.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    return record
 
 
 if __name__ == "__main__":
