@@ -104,11 +104,16 @@ def _on_signals():
 
 def main(argv: list[str] | None = None) -> int:
     import signal
+
+    from minidump.files import PUBLISHED
+    PUBLISHED.clear()     # this run's outputs only
     saved = _on_signals()
     try:
         return _main(argv)
     except Terminated as exc:
-        print(f"minidump: terminated by {signal.Signals(exc.signum).name}; nothing written",
+        from minidump.files import PUBLISHED
+        done = f"after writing {', '.join(PUBLISHED)}" if PUBLISHED else "nothing written"
+        print(f"minidump: terminated by {signal.Signals(exc.signum).name}; {done}",
               file=sys.stderr)
         return 128 + exc.signum
     finally:
@@ -147,5 +152,7 @@ def _main(argv: list[str] | None) -> int:
         _error(message)
         return ExitCode.ERROR
     except KeyboardInterrupt:
-        print("minidump: interrupted; nothing written", file=sys.stderr)
+        from minidump.files import PUBLISHED
+        done = f"after writing {', '.join(PUBLISHED)}" if PUBLISHED else "nothing written"
+        print(f"minidump: interrupted; {done}", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -229,8 +229,35 @@ def atomic_output(path: str, *, force: bool = False, inputs: list[str] = ()) -> 
         raise
 
 
+#: outputs this process has published (a signal after that must not say "nothing written")
+PUBLISHED: list[str] = []
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold the termination signals while an output is published and recorded as such."""
+    import signal
+    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+            if hasattr(signal, n)}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _publish(tmp: str, path: str, *, force: bool) -> None:
     """Move the finished temp file to ``path`` (see :func:`atomic_output`)."""
+    with _signals_held():
+        _move(tmp, path, force=force)
+        PUBLISHED.append(path)
+
+
+def _move(tmp: str, path: str, *, force: bool) -> None:
     if force:
         check_output(path, force=True)   # still a regular file (or nothing) right now
         os.replace(tmp, path)

@@ -65,10 +65,10 @@ def plan_and_report(capture, args, output: str | None = None):
     from minidump.report import Document, Progress, regions_document
 
     plan = capture.plan()
+    doc = regions_document(capture, plan, output)   # before publishing: a failure leaves nothing
     if output is not None:
         with Progress(plan.written_bytes, enabled=not args.json) as advance:
             capture.write_vmcore(output, force=args.force, progress=advance)
-    doc = regions_document(capture, plan, output)
     code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
     if getattr(args, "quiet", False) and not args.json:
         return None, code

@@ -111,3 +111,67 @@ def test_bad_output_paths_create_nothing(tmp_path, capsys, monkeypatch):
     code, _, err = run(capsys, "dmesg", MD, "-o", str(missing))
     assert code == 2 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_binary_vmcoreinfo_note_writes_nothing_whatever_q_says(tmp_path, capsys):
+    """An error must leave no output, and -q must not change the exit status."""
+    from builders.elf import core, nhdr, phdr
+    from minidump.formats.elf import PT
+    desc = b"OSRELEASE=\xff\xfe\x00binary"
+    notes = nhdr(11, len(desc)) + b"VMCOREINFO\0\0" + desc + bytes(-len(desc) % 4)
+    path = tmp_path / "bin.core"
+    path.write_bytes(core([phdr(p_type=PT.NOTE, p_offset=0x1000, p_filesz=len(notes),
+                                p_memsz=len(notes)),
+                           phdr(p_type=PT.LOAD, p_offset=0x2000, p_filesz=16, p_memsz=16)],
+                          notes.ljust(0x1000, b"\0") + b"x" * 16))
+    for quiet in ([], ["-q"]):
+        out = tmp_path / "out.vmcore"
+        code, _, err = run(capsys, "build", "--from-table", str(path), "-o", str(out), *quiet)
+        assert code == 1
+        assert one_error_line(err) == (f"minidump: error: {path}: VMCOREINFO: offset 0xa "
+                                       "(VMCOREINFO): VMCOREINFO is not ASCII text")
+        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bin.core"]
+
+
+def test_quiet_never_changes_the_exit_status(tmp_path, capsys):
+    md = tmp_path / "md"
+    md.mkdir()
+    for item in (SAMPLES / "md").iterdir():
+        if item.name != "md_Kjiffies10.BIN":
+            (md / item.name).symlink_to(item)
+    loud = run(capsys, "build", "--from-table", str(md), "-o", str(tmp_path / "a"))[0]
+    quiet = run(capsys, "build", "--from-table", str(md), "-o", str(tmp_path / "b"), "-q")[0]
+    assert loud == quiet == 3
+
+
+def test_sigterm_at_random_points_leaves_a_whole_vmcore_or_nothing(tmp_path):
+    """Signals at (seeded) random points of a build: every outcome is all or nothing."""
+    import random
+    import signal
+    import time
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    reference = tmp_path / "reference"
+    subprocess.run([sys.executable, "-m", "minidump", "build", "--from-table", MD, "-o",
+                    str(reference), "-q"], check=True, env=env)
+    rng = random.Random(12)
+    outcomes = set()
+    for attempt in range(8):
+        out_dir = tmp_path / f"run{attempt}"
+        out_dir.mkdir()
+        proc = subprocess.Popen([sys.executable, "-m", "minidump", "build", "--from-table", MD,
+                                 "-o", str(out_dir / "vmcore"), "-q"], env=env,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.0, 0.4))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        names = sorted(p.name for p in out_dir.iterdir())
+        if names:    # published: whole, and a late signal says so
+            assert names == ["vmcore"]
+            assert (out_dir / "vmcore").read_bytes() == reference.read_bytes()
+            # done (0), killed after main() returned (-SIGTERM), or told which output it wrote
+            assert proc.returncode in (0, -signal.SIGTERM) or \
+                err.strip().endswith(f"after writing {out_dir}/vmcore"), (proc.returncode, err)
+        else:
+            assert proc.returncode in (143, -signal.SIGTERM), err
+        outcomes.add(proc.returncode)
+    assert outcomes   # (which outcomes occur depends on the machine's speed)
