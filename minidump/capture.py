@@ -90,8 +90,12 @@ class Capture(Closable):
     def regions(self) -> list[Region]:
         """Every region with its final status: written, or why not (duplicates, overlaps)."""
         if self._regions is None:
-            from minidump.vmcore.plan import payload_same_bytes, resolve
-            self._regions = resolve(self._assembled, payload_same_bytes)
+            from minidump.vmcore.plan import SameBytesInFiles, resolve
+            compare = SameBytesInFiles()
+            try:
+                self._regions = resolve(self._assembled, compare)
+            finally:
+                compare.close()
         return list(self._regions)
 
     def plan(self) -> "Plan":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from minidump.errors import LayoutError
 from minidump.files import CHUNK
@@ -176,20 +176,47 @@ class _Written:
         return None
 
 
+class SameBytesInFiles:
+    """Compares the bytes two regions' payloads give for a physical range; files stay open
+    (one handle per payload file) until :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, BinaryIO] = {}
+
+    def _chunks(self, region: Region, paddr: int, size: int):
+        fh = self._handles.get(region.payload.path)
+        if fh is None:
+            fh = self._handles[region.payload.path] = open(region.payload.path, "rb")  # noqa
+        offset = region.payload.offset + paddr - region.paddr
+        left = size
+        while left:
+            fh.seek(offset)
+            block = fh.read(min(CHUNK, left))
+            if not block:
+                return
+            offset += len(block)
+            left -= len(block)
+            yield block
+
+    def __call__(self, a: Region, b: Region, paddr: int, size: int) -> bool:
+        if size <= 16 * CHUNK:
+            return b"".join(self._chunks(a, paddr, size)) == b"".join(self._chunks(b, paddr, size))
+        return all(x == y for x, y in zip(self._chunks(a, paddr, size),
+                                          self._chunks(b, paddr, size)))
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            fh.close()
+        self._handles.clear()
+
+
 def payload_same_bytes(a: Region, b: Region, paddr: int, size: int) -> bool:
-    """Compare the bytes two regions give for ``[paddr, paddr + size)``."""
-    def chunks(region: Region):
-        with open(region.payload.path, "rb") as fh:
-            fh.seek(region.payload.offset + paddr - region.paddr)
-            left = size
-            while left:
-                block = fh.read(min(CHUNK, left))
-                if not block:
-                    return
-                left -= len(block)
-                yield block
-    return b"".join(chunks(a)) == b"".join(chunks(b)) if size <= 16 * CHUNK else all(
-        x == y for x, y in zip(chunks(a), chunks(b)))
+    """Compare the bytes two regions give for ``[paddr, paddr + size)`` (one-off)."""
+    compare = SameBytesInFiles()
+    try:
+        return compare(a, b, paddr, size)
+    finally:
+        compare.close()
 
 
 def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Note],
