@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from minidump.errors import UsageError
+from minidump.errors import MinidumpError, UsageError
 from minidump.fleet.triage import failed, triage_one
 
 INSTALL = ("--scheduler needs Dask: pip install 'kminidump[dask]' (the distributed package)")
@@ -50,7 +50,7 @@ def client_for(address: str):
         import dask
         from distributed import Client, LocalCluster
     except ImportError:
-        raise UsageError(INSTALL) from None
+        raise MinidumpError(INSTALL) from None
     if address == "local" or address.startswith("local:"):
         count = address.partition(":")[2] or "0"
         if not count.isdigit():

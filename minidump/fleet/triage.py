@@ -146,7 +146,7 @@ def triage_one(spec: dict) -> dict:
                     problems.append(_relative(f"kernel log: {exc.problem}", spec))
             lost = [r for r in regions if r.status is not None and r.status.lost]
             if lost:
-                problems.append(f"{len(lost)} regions lost: " + ", ".join(
+                problems.append(f"{len(lost)} region{'s' if len(lost) > 1 else ''} lost: " + ", ".join(
                     f"{r.name} {r.status.value}" for r in lost[:5])
                     + (", ..." if len(lost) > 5 else ""))
             done = time.perf_counter()
