@@ -115,7 +115,10 @@ class LocalPool:
                     if worker.index is None and pending:
                         worker.index = pending.popleft()
                         worker.started = time.monotonic()
-                        worker.conn.send((worker.index, specs[worker.index]))
+                        try:
+                            worker.conn.send((worker.index, specs[worker.index]))
+                        except OSError:      # it died before its task: found below
+                            pass
                 busy = [w for w in pool if w.index is not None]
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
                      timeout=TICK_S if self.timeout else None)
