@@ -153,3 +153,33 @@ def make_fleet(root: Path, count: int, *, corrupt_every: int = 20,
                                 "release": release}
         os.utime(path, (EPOCH + 60 * i, EPOCH + 60 * i))
     return truth
+
+
+# -- per-capture functions that misbehave, for the "nothing lost" tests ----------------------
+# (module level, so worker processes import them by name, as they import triage_one)
+
+def dies_on_kill(spec: dict) -> dict:
+    """triage_one, except that a capture named ``*kill*`` kills its worker (SIGKILL)."""
+    import signal
+    from minidump.fleet.triage import triage_one
+    if "kill" in os.path.basename(spec["input"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return triage_one(spec)
+
+
+def raises_on_raise(spec: dict) -> dict:
+    """triage_one, except that a capture named ``*raise*`` raises out of the function."""
+    from minidump.fleet.triage import triage_one
+    if "raise" in os.path.basename(spec["input"]):
+        raise RuntimeError("injected failure\nsecond line")
+    return triage_one(spec)
+
+
+def hangs_on_hang(spec: dict) -> dict:
+    """triage_one, except that a capture named ``*hang*`` never returns."""
+    import time
+    from minidump.fleet.triage import triage_one
+    if "hang" in os.path.basename(spec["input"]):
+        while True:
+            time.sleep(1)
+    return triage_one(spec)
