@@ -66,6 +66,9 @@ def run(args) -> tuple[Document, ExitCode]:
         raise UsageError(f"--workers {args.workers}: expected 1 or more")
     if args.timeout < 0 or args.memory_limit < 0:
         raise UsageError("--timeout and --memory-limit must not be negative")
+    if args.scheduler:
+        from minidump.fleet.dask import require
+        require()
     start = time.monotonic()
     found = discover(args.paths)
     timeout = args.timeout or None

@@ -44,13 +44,20 @@ def _guarded(spec: dict, work: Callable[[dict], dict], timeout: float | None) ->
                   timeout)
 
 
-def client_for(address: str):
-    """A Dask client: ``local:N`` starts a LocalCluster of N processes, else connect."""
+def require() -> None:
+    """Fail, saying how to install it, when Dask is not installed."""
     try:
-        import dask
-        from distributed import Client, LocalCluster
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
     except ImportError:
         raise MinidumpError(INSTALL) from None
+
+
+def client_for(address: str):
+    """A Dask client: ``local:N`` starts a LocalCluster of N processes, else connect."""
+    require()
+    import dask
+    from distributed import Client, LocalCluster
     if address == "local" or address.startswith("local:"):
         count = address.partition(":")[2] or "0"
         if not count.isdigit():
@@ -69,9 +76,9 @@ def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
              on_record: Callable[[dict], None] | None = None,
              func: Callable[[dict], dict] = triage_one) -> tuple[list[dict], bool]:
     """A record per spec, in the specs' order, computed on Dask; and whether interrupted."""
+    client, cluster = client_for(address)
     from distributed import as_completed
 
-    client, cluster = client_for(address)
     records: list[dict | None] = [None] * len(specs)
     interrupted = False
     try:
