@@ -168,13 +168,13 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
                    pad_edge=False)
     for name, justify in (("signature", "left"), ("count", "right"), ("first seen", "left"),
                           ("last seen", "left"), ("releases", "left"), ("event", "left"),
-                          ("examples", "left")):
+                          ("example", "left")):
         groups.add_column(name, justify=justify, overflow="fold",
                           no_wrap=name in ("signature", "count", "first seen", "last seen"))
     for g in summary["signatures"]:
         groups.add_row(g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
                        _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-", g["event"] or "-",
-                       "\n".join(g["examples"]))
+                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else ""))
     console.print(groups)
     if summary["no_crash"]["count"]:
         console.print(f"no crash event in the log: {summary['no_crash']['count']} captures, "

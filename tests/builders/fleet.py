@@ -44,12 +44,15 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _variant(src: Path, dst: Path, swaps: list[tuple[bytes, bytes]]) -> None:
+def _variant(src: Path, dst: Path, swaps: list[tuple[bytes, bytes]], *,
+             link: bool = True) -> None:
+    """``src`` with ``swaps`` applied; a hard link when nothing changes and ``link`` allows
+    (never for a capture that is one file: its mtime is set, and would be the sample's)."""
     data = src.read_bytes()
     changed = data
     for old, new in swaps:
         changed = changed.replace(old, new)
-    if changed is data or changed == data:
+    if link and changed == data:
         _link_or_copy(src, dst)
     else:
         dst.write_bytes(changed)
@@ -79,11 +82,11 @@ def make_capture(out: Path, kind: str, swaps: list[tuple[bytes, bytes]], cache: 
         return out
     if kind == "rawdump":
         path = out.with_suffix(".img")
-        _variant(SAMPLES / "rawdump.img", path, swaps)
+        _variant(SAMPLES / "rawdump.img", path, swaps, link=False)
         return path
     if kind == "elf":
         path = out.with_suffix(".vmcore")
-        _variant(_vmcore(cache), path, swaps)
+        _variant(_vmcore(cache), path, swaps, link=False)
         return path
     raise ValueError(kind)
 
