@@ -75,6 +75,7 @@ class Capture(Closable):
         self.page_offset: int | None = None   # x86_64 direct-map base read from memory
         self.profile: list[dict] = []         # what extract --profile added, and why
         self._attached: str | None = None     # the vmlinux attach() used
+        self._logs: dict = {}                 # kernel_log() by `partial`, until memory changes
 
     # -- identity ------------------------------------------------------------
     @property
@@ -187,16 +188,16 @@ class Capture(Closable):
     def use_direct_map(self, page_offset: int) -> None:
         """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""
         self.page_offset = page_offset
-        self._kernel = None
+        self._kernel, self._logs = None, {}
 
     def set_vmcoreinfo(self, info: "VmcoreInfo", source: str) -> None:
         """VMCOREINFO found after the join (read from memory through a vmlinux)."""
         self.vmcoreinfo, self.vmcoreinfo_source = info, source
-        self._kernel, self._plan = None, None
+        self._kernel, self._plan, self._logs = None, None, {}
 
     def set_arch(self, arch: Arch) -> None:
         self.elf_arch = arch
-        self._kernel, self._plan = None, None
+        self._kernel, self._plan, self._logs = None, None, {}
 
     def read(self, paddr: int, size: int) -> bytes:
         """``size`` captured bytes at physical ``paddr``; :class:`minidump.FaultError` where
@@ -220,12 +221,17 @@ class Capture(Closable):
         return self.kernel_log(partial=partial).as_records()
 
     def kernel_log(self, *, partial: bool = False):
-        """The kernel log as :class:`~minidump.kernel.printk.KernelLog` (records or plain text)."""
+        """The kernel log as :class:`~minidump.kernel.printk.KernelLog` (records or plain text).
+
+        Read once per capture (``facts()`` and ``dmesg()`` share it); a KernelLog is immutable.
+        """
         from minidump.kernel.printk import read_log
-        info = self.require_vmcoreinfo()
-        arch = self.elf_arch or Arch(0)
-        return read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
-                        partial=partial)
+        if partial not in self._logs:
+            info = self.require_vmcoreinfo()
+            arch = self.elf_arch or Arch(0)
+            self._logs[partial] = read_log(self.kernel, info, bits=arch.bits,
+                                           little=arch.little_endian, partial=partial)
+        return self._logs[partial]
 
     def facts(self, *, debuginfo=None) -> dict:
         """What ``minidump info --json`` prints: facts, layout and per-consumer readiness.

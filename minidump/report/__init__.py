@@ -134,6 +134,22 @@ def render_json(document: Any, out: TextIO) -> None:
     out.write("\n")
 
 
+def render_json_lines(objects: Iterable[Any], out: TextIO) -> None:
+    """JSON Lines: one compact object per line (what ``triage --json`` writes)."""
+    import json
+    for obj in objects:
+        out.write(json.dumps(obj, sort_keys=False, separators=(",", ":")))
+        out.write("\n")
+
+
+def _triage_lines(data: dict[str, Any], out: TextIO) -> None:
+    render_json_lines([*data["records"], data["summary"]], out)
+
+
+#: documents whose JSON form is not one object
+JSON_RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {"triage": _triage_lines}
+
+
 def show(document: Document, out: TextIO | None = None) -> None:
     """Print a command's document: JSON for scripts, a rich rendering for people."""
     out = out or sys.stdout
@@ -147,7 +163,7 @@ def show(document: Document, out: TextIO | None = None) -> None:
         return
     data = safe_document(document.data)
     if document.as_json:
-        render_json(data, out)
+        JSON_RENDERERS.get(document.kind, render_json)(data, out)
         return
     from minidump.report import console
     console.RENDERERS[document.kind](data, out)
@@ -173,6 +189,35 @@ class Progress:
                              console=Console(stderr=True), transient=True)
         self._progress.start()
         task = self._progress.add_task("write", total=self.total)
+        return lambda n: self._progress.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class Counter:
+    """A progress bar counting items on a terminal's stderr; nothing in a pipe or with --json.
+
+    Used as a context manager, it gives a function to call with each number of
+    items done (None when there is no bar).
+    """
+
+    def __init__(self, total: int, what: str, enabled: bool = True) -> None:
+        self.total, self.what = total, what
+        self.enabled = enabled and total > 1 and sys.stderr.isatty()
+        self._progress = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self._progress = Bar(self.what, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._progress.start()
+        task = self._progress.add_task(self.what, total=self.total)
         return lambda n: self._progress.advance(task, n)
 
     def __exit__(self, *exc) -> None:

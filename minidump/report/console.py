@@ -176,7 +176,74 @@ def render_vmcoreinfo(doc: dict[str, Any], out: TextIO, *, width: int | None = N
         console.print(Text(f"problem: {problem}", style="yellow"))
 
 
+TRIAGE_STYLE = {"ok": "green", "partial": "yellow", "error": "red"}
+
+
+def _when(seen: dict | None) -> str:
+    """``2025-10-21 12:00:00`` from a record's ``seen`` (ISO 8601, UTC)."""
+    stamp = (seen or {}).get("time")
+    return stamp.replace("T", " ").rstrip("Z") if stamp else "-"
+
+
+def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
+    """One row per capture (newest first), the crashes by signature, then what went wrong."""
+    console = make_console(out, width)
+    summary = doc["summary"]
+    table = Table(title="captures, newest first", title_justify="left", pad_edge=False)
+    for name, justify in (("input", "left"), ("status", "left"), ("release", "left"),
+                          ("uptime s", "right"), ("signature", "left"), ("regions", "right"),
+                          ("seen (UTC)", "left")):
+        table.add_column(name, justify=justify, overflow="fold",
+                         no_wrap=name not in ("input", "release"))
+    for rec in doc["records"]:
+        crash = rec.get("crash") or {}
+        regions = rec.get("regions")
+        table.add_row(
+            rec["input"], Text(rec["status"], style=TRIAGE_STYLE.get(rec["status"], "")),
+            rec.get("release") or "-",
+            f"{rec['uptime']:.6f}" if rec.get("uptime") is not None else "-",
+            crash.get("signature") or "-",
+            f"{regions['written']}/{regions['total']}" if regions else "-",
+            _when(rec.get("seen")))
+    console.print(table)
+    groups = Table(title="crashes by signature, newest first", title_justify="left",
+                   pad_edge=False)
+    for name, justify in (("signature", "left"), ("count", "right"), ("first seen", "left"),
+                          ("last seen", "left"), ("releases", "left"), ("event", "left"),
+                          ("example", "left")):
+        groups.add_column(name, justify=justify, overflow="fold",
+                          no_wrap=name in ("signature", "count", "first seen", "last seen"))
+    for g in summary["signatures"]:
+        groups.add_row(g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
+                       _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-", g["event"] or "-",
+                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else ""))
+    console.print(groups)
+    if summary["no_crash"]["count"]:
+        console.print(f"no crash event in the log: {summary['no_crash']['count']} captures, "
+                      f"e.g. {', '.join(summary['no_crash']['examples'])}")
+    for rec in doc["records"]:
+        if rec["status"] == "partial":
+            console.print(Text(f"partial: {rec['input']}: {'; '.join(rec['problems'])}",
+                               style="yellow"))
+    for err in summary["errors"]:
+        message = err["error"] if err["error"].startswith(err["input"]) else \
+            f"{err['input']}: {err['error']}"
+        console.print(Text(f"error: {message}", style="red"))
+    if summary["skipped"]:
+        console.print(f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
+                      + ", ".join(summary["skipped"][:3]))
+    rate = (f"; {summary['captures'] / summary['elapsed_s']:.1f} captures/s"
+            if summary.get("elapsed_s") else "")
+    console.print(f"{summary['captures']} captures: {summary['ok']} ok, "
+                  f"{summary['partial']} partial, {summary['error']} errors; "
+                  f"{len(summary['signatures'])} crash signatures; {summary['engine']}, "
+                  f"{summary['elapsed_s']} s{rate}"
+                  + ("; INTERRUPTED: captures not read are listed as errors"
+                     if summary["interrupted"] else ""))
+
+
 RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {
+    "triage": render_triage,
     "regions": render_regions,
     "info": render_info,
     "vmcoreinfo": render_vmcoreinfo,

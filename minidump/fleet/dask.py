@@ -1,0 +1,111 @@
+"""Running the per-capture function on Dask (``dask.distributed``).
+
+``--scheduler local:N`` starts a :class:`distributed.LocalCluster` of N worker
+processes (one thread each) on this machine; ``--scheduler ADDRESS``
+(``tcp://host:8786``) uses a running cluster whose workers see the captures
+at the same absolute paths (a shared file system) and have ``kminidump``
+installed.  The same :func:`~minidump.fleet.triage.triage_one` runs on the
+workers and its records come back unchanged.
+
+What cannot be lost on Dask either:
+
+- a capture whose worker dies gives a ``KilledWorker`` error record (the
+  local cluster is told not to retry it on another worker; a remote
+  scheduler applies its own ``distributed.scheduler.allowed-failures``);
+- a capture that hangs is given up after the timeout: a thread inside a
+  Dask worker cannot be killed, so it is left behind and the worker goes on
+  with the next capture;
+- Ctrl-C cancels what is queued and keeps what is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from minidump.errors import MinidumpError, UsageError
+from minidump.fleet.triage import failed, triage_one
+
+INSTALL = ("--scheduler needs Dask: pip install 'kminidump[dask]' (the distributed package)")
+
+
+def _guarded(spec: dict, work: Callable[[dict], dict], timeout: float | None) -> dict:
+    """``work(spec)`` in a thread given ``timeout`` seconds (a Dask task cannot be killed)."""
+    if not timeout:
+        return work(spec)
+    box: list[dict] = []
+    thread = threading.Thread(target=lambda: box.append(work(spec)), daemon=True,
+                              name=f"minidump-triage {spec['input']}")
+    thread.start()
+    thread.join(timeout)
+    if box:
+        return box[0]
+    return failed(spec, f"timed out after {timeout:g} s; its thread is abandoned on the worker",
+                  timeout)
+
+
+def require() -> None:
+    """Fail, saying how to install it, when Dask is not installed."""
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise MinidumpError(INSTALL) from None
+
+
+def client_for(address: str):
+    """A Dask client: ``local:N`` starts a LocalCluster of N processes, else connect."""
+    require()
+    import dask
+    from distributed import Client, LocalCluster
+    if address == "local" or address.startswith("local:"):
+        count = address.partition(":")[2] or "0"
+        if not count.isdigit():
+            raise UsageError(f"--scheduler {address!r}: expected local:N with N a number")
+        import os
+        workers = int(count) or os.cpu_count() or 1
+        # a capture that kills its worker is an error record, not retried on the next worker
+        dask.config.set({"distributed.scheduler.allowed-failures": 0})
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        return Client(cluster), cluster
+    return Client(address), None
+
+
+def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
+             on_record: Callable[[dict], None] | None = None,
+             func: Callable[[dict], dict] = triage_one) -> tuple[list[dict], bool]:
+    """A record per spec, in the specs' order, computed on Dask; and whether interrupted."""
+    client, cluster = client_for(address)
+    from distributed import as_completed
+
+    records: list[dict | None] = [None] * len(specs)
+    interrupted = False
+    try:
+        futures = client.map(_guarded, specs, work=func, timeout=timeout, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                i = index[future.key]
+                if future.status == "finished":
+                    rec = future.result()
+                else:
+                    exc = future.exception()
+                    name = type(exc).__name__
+                    reason = ("worker died (KilledWorker)" if name == "KilledWorker"
+                              else f"internal error: {name}: {exc}".splitlines()[0])
+                    rec = failed(specs[i], reason)
+                records[i] = rec
+                if on_record is not None:
+                    on_record(rec)
+        except KeyboardInterrupt:
+            interrupted = True
+            client.cancel(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    for i, rec in enumerate(records):
+        if rec is None:
+            records[i] = failed(specs[i], "not read: the run was interrupted")
+    return records, interrupted

@@ -1,0 +1,169 @@
+"""Running the per-capture function on a pool of local worker processes.
+
+No process is started per capture: ``workers`` long-lived processes each take
+one capture at a time over a pipe.  The parent watches every busy worker:
+
+- a capture that takes longer than ``timeout`` seconds gets its worker killed
+  and is recorded as an error ("timed out after ...");
+- a worker that dies (a crash in C code, the kernel's OOM killer, a signal)
+  gives its capture an error record naming the exit status;
+- in both cases a fresh worker takes its place and the run goes on;
+- Ctrl-C (SIGINT, which the workers ignore) stops the run: the records so
+  far are kept, and every capture not read yet gets an error record saying so.
+
+Each worker's address space is capped at ``memory_limit`` bytes
+(``RLIMIT_AS``), so a capture cannot take the machine's memory whatever its
+size; the readers read bounded pieces, so a normal capture stays far below it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Callable
+
+from minidump.fleet.triage import failed, triage_one
+
+#: the per-worker address-space cap by default
+MEMORY_LIMIT = 2 << 30
+#: how often the parent looks at the clock while every worker is busy
+TICK_S = 0.25
+
+
+def _serve(conn, func: Callable[[dict], dict], memory_limit: int | None) -> None:
+    """A worker: take ``(index, spec)`` from the pipe, send ``(index, record)`` back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides what Ctrl-C means
+    if memory_limit:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    while True:
+        try:
+            item = conn.recv()
+        except EOFError:
+            return
+        if item is None:
+            return
+        index, spec = item
+        try:
+            rec = func(spec)
+        except BaseException as exc:  # noqa: BLE001 - func should not raise; a record anyway
+            rec = failed(spec, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        conn.send((index, rec))
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: object
+    index: int | None = None
+    started: float = 0.0
+
+
+def _death(process) -> str:
+    process.join(1)
+    code = process.exitcode
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"worker died: killed by {name}{hint}"
+    return f"worker died: exit status {code}"
+
+
+class LocalPool:
+    """``workers`` processes running ``func`` (default :func:`triage_one`) on specs."""
+
+    def __init__(self, workers: int | None = None, *, timeout: float | None = None,
+                 memory_limit: int | None = MEMORY_LIMIT,
+                 func: Callable[[dict], dict] = triage_one) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.timeout = timeout
+        self.memory_limit = memory_limit
+        self.func = func
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["minidump.fleet.triage", "minidump.api"])
+
+    def _start(self) -> _Worker:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(target=_serve, args=(child, self.func, self.memory_limit),
+                                       daemon=True, name="minidump-triage")
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def run(self, specs: list[dict],
+            on_record: Callable[[dict], None] | None = None) -> tuple[list[dict], bool]:
+        """A record per spec, in the specs' order, and whether the run was interrupted."""
+        records: list[dict | None] = [None] * len(specs)
+        pending = deque(range(len(specs)))
+        pool: list[_Worker] = []
+        interrupted = False
+
+        def done(index: int, rec: dict) -> None:
+            records[index] = rec
+            if on_record is not None:
+                on_record(rec)
+
+        try:
+            pool = [self._start() for _ in range(min(self.workers, len(specs)))]
+            while pending or any(w.index is not None for w in pool):
+                for worker in pool:
+                    if worker.index is None and pending:
+                        worker.index = pending.popleft()
+                        worker.started = time.monotonic()
+                        try:
+                            worker.conn.send((worker.index, specs[worker.index]))
+                        except OSError:      # it died before its task: found below
+                            pass
+                busy = [w for w in pool if w.index is not None]
+                wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                     timeout=TICK_S if self.timeout else None)
+                now = time.monotonic()
+                for slot, worker in enumerate(pool):
+                    if worker.index is None:
+                        continue
+                    reason = None
+                    if worker.conn.poll():
+                        try:
+                            index, rec = worker.conn.recv()
+                        except (EOFError, OSError):
+                            reason = _death(worker.process)
+                        else:
+                            worker.index = None
+                            done(index, rec)
+                            continue
+                    elif not worker.process.is_alive():
+                        reason = _death(worker.process)
+                    elif self.timeout and now - worker.started > self.timeout:
+                        worker.process.kill()
+                        worker.process.join()
+                        reason = f"timed out after {self.timeout:g} s; worker killed"
+                    if reason is not None:
+                        done(worker.index, failed(specs[worker.index], reason,
+                                                  now - worker.started))
+                        worker.conn.close()
+                        pool[slot] = self._start()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            for worker in pool:
+                if interrupted or worker.index is not None:
+                    worker.process.kill()
+                else:
+                    try:
+                        worker.conn.send(None)
+                    except OSError:
+                        pass
+            for worker in pool:
+                worker.process.join(5)
+                if worker.process.is_alive():
+                    worker.process.kill()
+                worker.conn.close()
+        for index, rec in enumerate(records):
+            if rec is None:
+                records[index] = failed(specs[index], "not read: the run was interrupted")
+        return records, interrupted
