@@ -496,7 +496,8 @@ def triage(records: Iterable, *, first_seq: int | None = None) -> dict:
                      "start was overwritten")
     primary = _primary(events, panic)
     doc: dict = {"panic": panic, "events": events, "primary": primary,
-                 "event": None, "context": None, "pc": None, "lr": None, "frames": [],
+                 "event": None, "fault": None, "context": None, "pc": None, "lr": None,
+                 "frames": [],
                  "modules": None, "signature": None, "kernel_offset": parser.kernel_offset,
                  "log": {"records": len(records), "first_seq": seqs[0] if seqs else None,
                          "last_seq": seqs[-1] if seqs else None, "lost": max(lost, 0),

@@ -259,7 +259,8 @@ def crash_section(records, log_error: str | None, taint: dict | None) -> dict:
     captured ``tainted_mask`` (when a symbol table locates it) beside the log's taint."""
     from minidump.kernel.crash import decode_taint_mask, triage
     if records is None:
-        return {"panic": None, "events": [], "primary": None, "event": None, "context": None,
+        return {"panic": None, "events": [], "primary": None, "event": None, "fault": None,
+                "context": None,
                 "pc": None, "lr": None, "frames": [], "modules": None, "signature": None,
                 "kernel_offset": None,
                 "log": {"records": 0, "first_seq": None, "last_seq": None, "lost": 0,

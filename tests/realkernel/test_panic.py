@@ -141,3 +141,20 @@ def test_triage_minidump_gives_drgn_the_same_crashed_thread(rec, tmp_path, capsy
     # and info on the minidump tells the same story as on the full dump
     assert _info(out, capsys)["crash"]["signature"] == \
         _info(rec["vmcore"], capsys)["crash"]["signature"]
+
+
+def test_symbols_profile_keeps_the_kallsyms_tables_whole(rec, tmp_path, capsys):
+    import minidump
+    from minidump.elf.vmlinux import Vmlinux
+    out = str(tmp_path / "symbols.vmcore")
+    assert main(["extract", "--json", "--vmlinux", rec["vmlinux"], rec["vmcore"],
+                 "--regions", "v3-default", "--profile", "symbols", "-o", out]) == 0
+    added = {a["name"]: a for a in json.loads(capsys.readouterr().out)["profile"]}
+    region = added["kallsyms"]
+    with Vmlinux.open(rec["vmlinux"]) as image, minidump.open(out) as cap:
+        first = min(image.symbols.get(n).value for n in ("kallsyms_offsets", "kallsyms_addresses")
+                    if n in image.symbols)
+        shift = region["vaddr"] - first
+        for name in ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index"):
+            link = image.symbols.get(name).value
+            assert cap.read_virt(link + shift, 512) == image.read_link(link, 512), name
