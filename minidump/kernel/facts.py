@@ -219,6 +219,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
     ins = Inspector(capture, dbg)
     first = None
     log_error = ""
+    records = None
     if info is not None:
         try:
             records = capture.kernel_log().records
@@ -226,6 +227,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
         except MinidumpError as exc:
             log_error = exc.problem
     banner, banner_source = ins.banner(first)
+    taint = ins.taint()
     cpus, cpus_source = ins.cpus_online()
     jiffies = ins.word_at("jiffies_64", 8)
     arch = ins.arch.name
@@ -238,7 +240,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
         "crashtime": info.crashtime if info else None,
         "banner": banner, "banner_source": banner_source,
         "utsname": ins.utsname(),
-        "jiffies": jiffies, "taint": ins.taint(),
+        "jiffies": jiffies, "taint": taint,
         "cpus_online": cpus, "cpus_source": cpus_source,
         "log": log_error or "readable",
     }
@@ -246,8 +248,30 @@ def gather(capture: "Capture", dbg=None) -> dict:
     summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
     return {"input": capture.input, "container": capture.container,
             "vmlinux": dbg.path if dbg else None, "facts": facts,
+            "crash": crash_section(records, log_error or (None if info else "no VMCOREINFO"),
+                                   taint),
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
             "readiness": [asdict(r) for r in rows], "ready": summary}
+
+
+def crash_section(records, log_error: str | None, taint: dict | None) -> dict:
+    """The ``"crash"`` key of ``info``: :func:`minidump.kernel.crash.triage` of the log, with the
+    captured ``tainted_mask`` (when a symbol table locates it) beside the log's taint."""
+    from minidump.kernel.crash import decode_taint_mask, triage
+    if records is None:
+        return {"panic": None, "events": [], "primary": None, "event": None, "fault": None,
+                "context": None,
+                "pc": None, "lr": None, "frames": [], "modules": None, "signature": None,
+                "kernel_offset": None,
+                "log": {"records": 0, "first_seq": None, "last_seq": None, "lost": 0,
+                        "notes": [f"kernel log not readable: {log_error}"]}}
+    doc = triage(records, first_seq=0 if records and records[0].seq is not None else None)
+    if taint is not None:
+        doc["taint_mask"] = decode_taint_mask(taint["mask"]) | {
+            "source": taint.get("source", "memory (tainted_mask)")}
+    else:
+        doc["taint_mask"] = None
+    return doc
 
 
 def _verdict(states: list[bool | None]) -> bool | None:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from minidump.errors import FaultError, SymbolError, UsageError
+from minidump.errors import FaultError, MinidumpError, SymbolError, UsageError
 from minidump.model import Payload, Region
 
 if TYPE_CHECKING:
@@ -36,6 +36,35 @@ PROFILES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         ),
     },
 }
+#: ``--profile triage``: the crash profile, plus what a backtrace of each CPU's current task
+#: needs (see :func:`_triage`)
+PROFILES["triage"] = PROFILES["crash"]
+#: ``--profile symbols``: the kallsyms tables whole (kernel/kallsyms_internal.h), so a reader
+#: with no vmlinux can name addresses (see :func:`_symbols`)
+PROFILES["symbols"] = PROFILES["crash"]
+#: the tables scripts/kallsyms.c emits, in .rodata one after the other; kallsyms_token_index
+#: (256 u16) is the last
+KALLSYMS_TABLES = ("kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_base",
+                   "kallsyms_num_syms", "kallsyms_names", "kallsyms_markers",
+                   "kallsyms_seqs_of_names", "kallsyms_token_table", "kallsyms_token_index")
+#: per-CPU variables that lead to the running task and its stacks (x86_64 arch/x86/kernel/cpu
+#: /common.c, irq_64.c; arm64 arch/arm64/kernel/irq.c; kernel/sched/core.c ``runqueues``)
+TRIAGE_PERCPU = ("current_task", "pcpu_hot", "hardirq_stack_ptr", "cpu_current_top_of_stack",
+                 "runqueues", "irq_stack_ptr", "irq_stack", "__cpu_number", "cpu_number",
+                 "cpu_tss_rw")
+#: (the task_struct is found through ``current_task`` or ``runqueues.curr``)
+#: THREAD_SIZE and IRQ_STACK_SIZE without KASAN on x86_64 and arm64 (4 KiB pages)
+THREAD_SIZE = 16384
+#: globals a backtrace tool reads to pick the crashed CPU and walk tables
+TRIAGE_GLOBALS = ("panic_cpu", "crashing_cpu", "nr_cpu_ids", "__cpu_online_mask",
+                  "__cpu_possible_mask", "__cpu_present_mask", "tainted_mask", "init_top_pgt",
+                  "swapper_pg_dir")
+#: small globals crash 8.0 reads early in normal mode (found by running it on the triage
+#: minidump of the harness's panic dump); it still stops later, at the kernel text it reads
+#: for its frame-pointer check and at the sparsemem ``mem_section`` tables
+CRASH_STARTUP = ("xen_start_info", "shadow_timekeeper", "pv_ops", "idt_table",
+                 "lookup_num_blocks")
+
 
 
 @dataclass
@@ -157,7 +186,203 @@ def select(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, *, regions_fil
         out.warnings.append("no registered regions found")
     if profile:
         _profile(vmlinux, kernel, arch, profile, out)
+    if profile == "triage":
+        _triage(vmlinux, kernel, arch, out)
+    if profile == "symbols":
+        _symbols(vmlinux, kernel, out)
     return out
+
+
+def _symbols(vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection) -> None:
+    """One region from the first kallsyms table to the end of ``kallsyms_token_index``."""
+    found = [vmlinux.symbols.get(n) for n in KALLSYMS_TABLES if n in vmlinux.symbols]
+    if not found or "kallsyms_token_index" not in vmlinux.symbols:
+        out.warnings.append("--profile symbols: no kallsyms tables in the vmlinux")
+        return
+    start = min(s.value for s in found)
+    end = vmlinux.symbols.get("kallsyms_token_index").value + 256 * 2
+    vaddr = kernel.runtime(start)
+    _add(out, Region(None, "kallsyms", paddr=kernel.pa(vaddr), vaddr=vaddr, size=end - start,
+                     source="--profile symbols"),
+         "symbols: kallsyms tables (" + ", ".join(s.name for s in found) + ")")
+
+
+def _add(out: Selection, region: Region | None, why: str) -> None:
+    if region is None or region.paddr is None or region.size <= 0:
+        return
+    if any(r.paddr == region.paddr and r.size >= region.size for r in out.regions):
+        return                                  # already kept (a --regions line, another CPU)
+    out.regions.append(region)
+    out.added.append({"name": region.name, "vaddr": region.vaddr, "paddr": region.paddr,
+                      "size": region.size, "why": why})
+
+
+def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection) -> None:
+    """What ``bt`` needs for every CPU's current task: per-CPU pointers, ``task_struct``,
+    kernel stack and IRQ stack, with the page-table pages that map vmalloc'd stacks."""
+    from minidump.kernel.pgtable import PAGE_SIZE, walk
+    from minidump.meminspect.static import open_debuginfo
+
+    symbols = vmlinux.symbols
+    why = "--profile triage"
+    for name in TRIAGE_GLOBALS + CRASH_STARTUP:
+        if name in symbols and symbols.get(name).size:
+            _add(out, _symbol_region(vmlinux, kernel, name, None, why), "triage: " + name)
+    if "__per_cpu_offset" not in symbols:
+        out.warnings.append("--profile triage: no __per_cpu_offset in the vmlinux (UP kernel?); "
+                            "per-CPU data not added")
+        return
+    word = vmlinux.bits // 8
+    base = kernel.runtime(symbols.get("__per_cpu_offset").value)
+    ncpus = _cpu_count(vmlinux, kernel)
+    offsets = []
+    for cpu in range(ncpus):
+        try:
+            offsets.append(kernel.word(base + cpu * word, "__per_cpu_offset"))
+        except MinidumpError:
+            break
+    _add(out, Region(None, "__per_cpu_offset", paddr=kernel.pa(base), vaddr=base,
+                     size=len(offsets) * word, source=why), "triage: per-CPU bases")
+    debuginfo = open_debuginfo(vmlinux.path)
+    try:
+        task_size = (debuginfo.struct_size("task_struct") if debuginfo else None) or \
+            symbols.get("init_task").size
+        stack_at = debuginfo.member_offset("task_struct", "stack") if debuginfo else None
+        rq_curr = debuginfo.member_offset("rq", "curr") if debuginfo else None
+        thread_size = (debuginfo.struct_size("thread_union") if debuginfo else None) or \
+            THREAD_SIZE * (2 if "kasan_init" in symbols else 1)
+    finally:
+        if debuginfo is not None:
+            debuginfo.close()
+    info = kernel.translator.vmcoreinfo if kernel.translator is not None else None
+    root_name = "init_top_pgt" if arch == "x86_64" else "swapper_pg_dir"
+    root = kernel.pa(kernel.runtime(symbols.get(root_name).value)) if root_name in symbols \
+        else None
+    levels, sme = 4, 0
+    if info is not None:
+        if arch == "x86_64" and info.number("pgtable_l5_enabled"):
+            levels = 5
+        sme = (info.number("sme_mask") or 0) if arch == "x86_64" else 0
+        if arch == "arm64" and (info.number("VA_BITS") or 48) <= 39:
+            levels = 3
+    tables: set[int] = set()
+
+    def mapped(name: str, vaddr: int, size: int, reason: str) -> None:
+        """A range that may be vmalloc'd: linear/image rule first, else a page-table walk."""
+        start, end = vaddr & ~(PAGE_SIZE - 1), vaddr + size
+        direct = kernel.pa(vaddr)
+        if direct is not None and kernel.pa(end - 1) == direct + size - 1 and (
+                root is None or walk(kernel.memory, arch, root, vaddr, levels=levels,
+                                     sme_mask=sme).paddr in (None, direct)):
+            # the image or linear-map rule holds (arm64's image rule also answers for the
+            # vmalloc'd stacks around the image: the page tables decide)
+            _add(out, Region(None, name, paddr=direct, vaddr=vaddr, size=size, source=why),
+                 reason)
+            return
+        if root is None:
+            out.warnings.append(f"--profile triage: {name} at {vaddr:#x} needs a page-table "
+                                f"walk and {root_name} is unknown")
+            return
+        runs: list[list[int]] = []          # [vaddr, paddr, size] of physically contiguous pages
+        for page in range(start, end, PAGE_SIZE):
+            step = walk(kernel.memory, arch, root, page, levels=levels, sme_mask=sme)
+            tables.update(step.tables)
+            if step.paddr is None:
+                out.warnings.append(f"--profile triage: {name} page {page:#x} is not mapped "
+                                    "in the capture")
+                continue
+            if runs and runs[-1][0] + runs[-1][2] == page and runs[-1][1] + runs[-1][2] == \
+                    step.paddr:
+                runs[-1][2] += PAGE_SIZE
+            else:
+                runs.append([page, step.paddr, PAGE_SIZE])
+        for number, (va, pa, length) in enumerate(runs, 1):
+            label = name if len(runs) == 1 else f"{name} (part {number}/{len(runs)})"
+            _add(out, Region(None, label, paddr=pa, vaddr=va, size=length, source=why), reason)
+
+    for cpu, offset in enumerate(offsets):
+        for name in TRIAGE_PERCPU:
+            symbol = symbols.get(name)
+            if symbol is None or not symbol.size:
+                continue
+            vaddr = _percpu_address(kernel, vmlinux, symbol, offset)
+            mapped(f"{name}[cpu{cpu}]", vaddr, symbol.size, f"triage: CPU {cpu} {name}")
+        task = _current_task(kernel, symbols, vmlinux, offset, word, rq_curr)
+        if task is None:
+            out.warnings.append(f"--profile triage: CPU {cpu}: current task not readable")
+            continue
+        mapped(f"task_struct[cpu{cpu}]", task, task_size, f"triage: CPU {cpu} current task")
+        if stack_at is not None:
+            try:
+                stack = kernel.word(task + stack_at, "task_struct.stack")
+            except MinidumpError:
+                stack = None
+            if stack:
+                mapped(f"stack[cpu{cpu}]", stack, thread_size,
+                       f"triage: CPU {cpu} current task's kernel stack (THREAD_SIZE)")
+        irq = _percpu_word(kernel, symbols, vmlinux, ("hardirq_stack_ptr", "irq_stack_ptr"),
+                           offset, word)
+        if irq:
+            # x86_64 hardirq_stack_ptr points at the top of the IRQ stack (minus 8); arm64
+            # irq_stack_ptr at its base
+            low = (irq + 8 - THREAD_SIZE) & ~(PAGE_SIZE - 1) if arch == "x86_64" else irq
+            mapped(f"irq_stack[cpu{cpu}]", low, THREAD_SIZE, f"triage: CPU {cpu} IRQ stack")
+    for table in sorted(tables):
+        va = kernel.linear_va(table)
+        _add(out, Region(None, f"page table {table:#x}", paddr=table, vaddr=va, size=PAGE_SIZE,
+                         source=why), "triage: page-table page (maps a vmalloc'd stack)")
+
+
+def vmlinux_start(vmlinux: "Vmlinux") -> int:
+    """Lowest kernel-image link address: per-CPU symbols below it are offsets (x86_64)."""
+    symbol = vmlinux.symbols.get("_stext") or vmlinux.symbols.get("_text")
+    return symbol.value if symbol is not None else 0
+
+
+def _percpu_address(kernel, vmlinux, symbol, offset: int) -> int:
+    if symbol.value >= vmlinux_start(vmlinux):
+        return (kernel.runtime(symbol.value) + offset) & ((1 << 64) - 1)
+    return (symbol.value + offset) & ((1 << 64) - 1)
+
+
+def _percpu_word(kernel, symbols, vmlinux, names, offset: int, word: int) -> int | None:
+    for name in names:
+        symbol = symbols.get(name)
+        if symbol is not None:
+            try:
+                return kernel.word(_percpu_address(kernel, vmlinux, symbol, offset), name)
+            except MinidumpError:
+                return None
+    return None
+
+
+def _current_task(kernel, symbols, vmlinux, offset: int, word: int,
+                  rq_curr: int | None) -> int | None:
+    """The CPU's running task: x86_64 ``current_task`` / ``pcpu_hot.current_task`` (offset 0),
+    else ``runqueues.curr`` (kernel/sched/sched.h ``struct rq``; arm64 keeps ``current`` in
+    ``sp_el0``, which only the CPU notes hold)."""
+    task = _percpu_word(kernel, symbols, vmlinux, ("current_task", "pcpu_hot"), offset, word)
+    if task:
+        return task
+    rq = symbols.get("runqueues")
+    if rq is None or rq_curr is None:
+        return None
+    try:
+        return kernel.word(_percpu_address(kernel, vmlinux, rq, offset) + rq_curr, "rq.curr")
+    except MinidumpError:
+        return None
+
+
+def _cpu_count(vmlinux, kernel) -> int:
+    """``nr_cpu_ids`` from memory, bounded; 1 when unreadable."""
+    symbol = vmlinux.symbols.get("nr_cpu_ids")
+    if symbol is None:
+        return 1
+    try:
+        count = kernel.word(kernel.runtime(symbol.value), "nr_cpu_ids", size=4)
+    except MinidumpError:
+        return 1
+    return max(1, min(count, 4096))
 
 
 def with_payloads(capture: "Capture", regions: list[Region]) -> list[Region]:

@@ -133,6 +133,8 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
             ("kernel log", f["log"])):
         facts.add_row(name, value)
     console.print(facts)
+    if doc.get("crash") is not None:
+        render_crash(doc["crash"], console)
     if doc["layout"]:
         console.print("layout: " + ", ".join(
             f"{k}={v}" if k in ("arch", "va_bits", "source") or not isinstance(v, int)
@@ -150,6 +152,64 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
     console.print("ready: " + ", ".join(f"{c} {words[ok]}" for c, ok in doc["ready"].items()))
     for problem in doc["vmcoreinfo_problems"]:
         console.print(Text(f"VMCOREINFO problem: {problem}", style="yellow"))
+
+
+def render_crash(crash: dict[str, Any], console: Console) -> None:
+    """The ``crash`` section of ``info``: event, panic, context, PC, signature, trace, modules."""
+    from minidump.kernel.crash import frame_text
+
+    def line(label: str, value: str, style: str = "") -> None:
+        console.print(Text(f"{label}: ", style="bold") + Text(value, style=style))
+
+    events = crash["events"]
+    primary = crash["primary"]
+    if primary is not None:
+        event = events[primary]
+        line("crash", f"{event['kind']} — {event['title']}", "red")
+    else:
+        line("crash", "no crash report in the log")
+    if crash["panic"]:
+        panic = crash["panic"]
+        line("panic", f"Kernel panic - not syncing: {panic['message']}"
+             + ("" if panic["ended"] else "  (no end marker)"))
+    ctx = crash["context"]
+    if ctx:
+        taint = ctx.get("taint") or {}
+        flags = ", ".join(f"{c}={n}" for c, n in zip(taint.get("flags", ""),
+                                                      taint.get("names", [])))
+        line("context", f"CPU {ctx['cpu']} PID {ctx['pid']} comm {ctx['comm']}; "
+             f"{'tainted ' + flags if flags else 'not tainted'} [{taint.get('source', '')}]; "
+             f"{ctx['release']} {ctx.get('version') or ''}".rstrip())
+        if ctx.get("hardware"):
+            line("hardware", ctx["hardware"])
+    if crash.get("taint_mask"):
+        mask = crash["taint_mask"]
+        line("tainted_mask", f"{mask['mask']:#x} {mask['flags'] or '(none)'} [{mask['source']}]")
+    for key, label in (("pc", "PC"), ("lr", "LR")):
+        if crash.get(key):
+            line(label, frame_text(crash[key]))
+    if crash.get("signature"):
+        sig = crash["signature"]
+        line("signature", f"{sig['hash']}  ({sig['basis']})")
+    if crash["frames"]:
+        console.print(Text("call trace:", style="bold"))
+        for frame in crash["frames"]:
+            where = f"  <{frame['context'].upper()}>" if frame.get("context") not in (
+                None, "task") else ""
+            console.print(f"  {frame_text(frame)}{where}")
+    if crash["modules"] is not None:
+        line("modules", " ".join(m["name"] + (f"({m['taint']})" if m["taint"] else "")
+                                 for m in crash["modules"]) or "(none)")
+    if len(events) > 1:
+        table = Table(title="events in the log", title_justify="left", pad_edge=False)
+        for name in ("", "seq", "kind", "record"):
+            table.add_column(name, overflow="fold")
+        for i, event in enumerate(events):
+            table.add_row("*" if i == primary else "", str(event["seq"]), event["kind"],
+                          event["title"])
+        console.print(table)
+    for note in crash["log"]["notes"]:
+        console.print(Text(f"log: {note}", style="yellow"))
 
 
 def render_vmcoreinfo(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:

@@ -67,6 +67,8 @@ class LocklessRing:
     data: bytearray = field(default_factory=bytearray)
     head_id: int | None = None
     head_lpos: int = 0
+    seq0: int | None = None              # the kernel's first seq (0); None stores the id as seq
+    added: int = 0
 
     def __post_init__(self) -> None:
         self.data = bytearray(1 << self.size_bits)
@@ -98,7 +100,9 @@ class LocklessRing:
             self.head_lpos = next_
         index = id_ % self.count
         self.descs[index] = ((state << 62) | id_, begin, next_)
-        self.infos[index] = (id_, ts_nsec, len(text), caller)   # seq % count == id % count
+        seq = id_ if self.seq0 is None else self.seq0 + self.added
+        self.added += 1
+        self.infos[index] = (seq, ts_nsec, len(text), caller)   # seq % count == id % count
         return id_
 
     def tail_id(self) -> int:

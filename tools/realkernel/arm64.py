@@ -18,6 +18,7 @@ Sub-commands::
 
     arm64.py fetch                 download + extract the arm64 kernel, debug vmlinux, busybox
     arm64.py capture [--kaslr]     boot and dump -> <cache>/cloud-arm64[-kaslr].vmcore
+    arm64.py capture --panic-nokaslr | --panic-kaslr   sysrq-c crash, dumped in panic()
     arm64.py check [NAME]          checks 1-3 on a capture (default cloud-arm64)
     arm64.py paths                 JSON of the fetched kernel and captures
 
@@ -59,6 +60,8 @@ QEMU_SMP = "2"
 QEMU_CPU = "cortex-a57"
 BOOT_TIMEOUT = 600.0
 VARIANTS = {"nokaslr": "nokaslr", "kaslr": ""}
+#: sysrq-c crashes, dumped while the kernel sits in panic() (harness.PANIC_ARGS: panic=0)
+PANIC_VARIANTS = {"panic-nokaslr": "nokaslr", "panic-kaslr": ""}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -275,12 +278,12 @@ def qemu_command(image: Path, initrd: Path, cmdline: str, qmp: Path, console: Pa
     ]
 
 
-def build_initramfs(dest: Path, fw_cfg_module: Path, busybox: Path) -> None:
+def build_initramfs(dest: Path, fw_cfg_module: Path, busybox: Path, crash: str = "") -> None:
     """harness.build_initramfs with the arm64 static busybox instead of the host's."""
     saved = harness.BUSYBOX
     harness.BUSYBOX = str(busybox)
     try:
-        harness.build_initramfs(dest, fw_cfg_module)
+        harness.build_initramfs(dest, fw_cfg_module, crash)
     finally:
         harness.BUSYBOX = saved
 
@@ -295,9 +298,14 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     name = capture_name(variant)
     vmcore = cache / f"{name}.vmcore"
     console = cache / f"{name}.console.log"
-    initrd = cache / f"initramfs-{info['kernel_release']}.cpio.gz"
-    build_initramfs(initrd, files["fw_cfg_module"], files["busybox"])
-    cmdline = " ".join(filter(None, ["console=ttyAMA0", "panic=-1", VARIANTS[variant]]))
+    panic = variant in PANIC_VARIANTS
+    initrd = cache / (f"initramfs-{info['kernel_release']}" + ("-panic" if panic else "")
+                      + ".cpio.gz")
+    build_initramfs(initrd, files["fw_cfg_module"], files["busybox"],
+                    harness.CRASH_COMMAND if panic else "")
+    extra = PANIC_VARIANTS[variant] if panic else VARIANTS[variant]
+    cmdline = " ".join(filter(None, ["console=ttyAMA0",
+                                     harness.PANIC_ARGS if panic else "panic=-1", extra]))
     for stale in (vmcore, console):
         stale.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="mda64-") as tmp:
@@ -308,7 +316,9 @@ def cmd_capture(args: argparse.Namespace) -> dict:
         qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            result = harness._drive_guest(qemu, sock, console, vmcore, start, args.timeout)
+            result = harness._drive_guest(qemu, sock, console, vmcore, start, args.timeout,
+                                          harness.PANIC_MARKER if panic else
+                                          harness.READY_MARKER)
         finally:
             if qemu.poll() is None:
                 qemu.terminate()
@@ -323,6 +333,7 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     record = {
         "name": name,
         "variant": variant,
+        "panic": panic,
         "kernel_release": info["kernel_release"],
         "package_version": info["package_version"],
         "vmlinux": str(files["vmlinux"]),
@@ -368,6 +379,13 @@ def available_captures() -> dict:
             record = json.loads(meta.read_text())
             if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
                 result["captures"][record["name"]] = record
+    result["panics"] = {}
+    for variant in PANIC_VARIANTS:
+        meta = cache / f"{capture_name(variant)}.json"
+        if meta.exists():
+            record = json.loads(meta.read_text())
+            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
+                result["panics"][record["name"]] = record
     return result
 
 
@@ -676,6 +694,10 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--kaslr", dest="variant", action="store_const", const="kaslr")
     group.add_argument("--nokaslr", dest="variant", action="store_const", const="nokaslr")
+    group.add_argument("--panic-nokaslr", dest="variant", action="store_const",
+                       const="panic-nokaslr", help="crash the guest (sysrq-c), dump it in panic()")
+    group.add_argument("--panic-kaslr", dest="variant", action="store_const",
+                       const="panic-kaslr")
     p.add_argument("--timeout", type=float, default=BOOT_TIMEOUT,
                    help="seconds to wait for the guest to boot")
     p.set_defaults(variant="nokaslr", func=cmd_capture)

@@ -9,6 +9,7 @@ Sub-commands::
 
     harness.py fetch            download + extract kernel, install qemu/busybox
     harness.py capture --nokaslr | --kaslr
+    harness.py capture --panic-kaslr | --panic-nokaslr   sysrq-c crash, dumped in panic()
     harness.py all              fetch, then both captures
     harness.py paths            print JSON describing available captures
     harness.py verify NAME      check a capture with drgn, crash, makedumpfile
@@ -59,6 +60,12 @@ DUMP_TIMEOUT = 300.0
 QEMU_MEMORY = "512M"
 QEMU_SMP = "2"
 CAPTURE_VARIANTS = {"kaslr": "", "nokaslr": "nokaslr"}
+#: panic captures: the guest crashes itself with sysrq-c (panic() in drivers/tty/sysrq.c) and,
+#: with panic=0, stays in panic()'s loop while QEMU dumps it
+PANIC_VARIANTS = {"panic-kaslr": "", "panic-nokaslr": "nokaslr"}
+PANIC_ARGS = "panic=0 panic_on_oops=1"
+PANIC_MARKER = "---[ end Kernel panic"
+CRASH_COMMAND = "echo c > /proc/sysrq-trigger"
 
 INIT_SCRIPT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -74,6 +81,7 @@ sleep 1000000 &
 echo "minidump-harness: uname -r = $(uname -r)"
 echo "minidump-harness: cmdline = $(cat /proc/cmdline)"
 echo {marker}
+{crash}
 while true; do sleep 3600; done
 """
 
@@ -317,7 +325,7 @@ def _cpio_entry(name: str, mode: int, data: bytes = b"", ino: int = 0,
     return out
 
 
-def build_initramfs(dest: Path, fw_cfg_module: Path) -> None:
+def build_initramfs(dest: Path, fw_cfg_module: Path, crash: str = "") -> None:
     """Write a gzip'd newc initramfs with static busybox and our /init.
 
     The archive is generated in Python so no root, cpio or mknod is needed;
@@ -326,7 +334,7 @@ def build_initramfs(dest: Path, fw_cfg_module: Path) -> None:
     if not Path(BUSYBOX).exists():
         raise HarnessError(f"{BUSYBOX} missing (apt-get install busybox-static)")
     kmsg = "\n".join(f'echo "{line}" > /dev/kmsg' for line in KMSG_LINES)
-    init = INIT_SCRIPT.format(kmsg=kmsg, marker=READY_MARKER).encode()
+    init = INIT_SCRIPT.format(kmsg=kmsg, marker=READY_MARKER, crash=crash).encode()
     entries = [
         ("bin", stat.S_IFDIR | 0o755, b"", (0, 0)),
         ("dev", stat.S_IFDIR | 0o755, b"", (0, 0)),
@@ -469,10 +477,13 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     name = capture_name(variant)
     vmcore = cache / f"{name}.vmcore"
     console = cache / f"{name}.console.log"
-    initrd = cache / f"initramfs-{info['kernel_release']}.cpio.gz"
-    build_initramfs(initrd, files["fw_cfg_module"])
-    cmdline = " ".join(filter(None, ["console=ttyS0", "panic=-1",
-                                     CAPTURE_VARIANTS[variant]]))
+    panic = variant in PANIC_VARIANTS
+    initrd = cache / (f"initramfs-{info['kernel_release']}" + ("-panic" if panic else "")
+                      + ".cpio.gz")
+    build_initramfs(initrd, files["fw_cfg_module"], CRASH_COMMAND if panic else "")
+    extra = PANIC_VARIANTS[variant] if panic else CAPTURE_VARIANTS[variant]
+    cmdline = " ".join(filter(None, ["console=ttyS0", PANIC_ARGS if panic else "panic=-1",
+                                     extra]))
     for stale in (vmcore, console):
         stale.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="mdh-") as tmp:
@@ -483,7 +494,8 @@ def cmd_capture(args: argparse.Namespace) -> dict:
         qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            result = _drive_guest(qemu, sock, console, vmcore, start, args.timeout)
+            result = _drive_guest(qemu, sock, console, vmcore, start, args.timeout,
+                                  PANIC_MARKER if panic else READY_MARKER)
         finally:
             if qemu.poll() is None:
                 qemu.terminate()
@@ -497,6 +509,7 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     record = {
         "name": name,
         "variant": variant,
+        "panic": panic,
         "kernel_release": info["kernel_release"],
         "package_version": info["package_version"],
         "vmlinux": str(files["vmlinux"]),
@@ -524,15 +537,15 @@ def cmd_capture(args: argparse.Namespace) -> dict:
 
 
 def _drive_guest(qemu: subprocess.Popen, sock: Path, console: Path, vmcore: Path,
-                 start: float, timeout: float) -> dict:
-    """Wait for the ready marker, dump guest memory over QMP, then quit."""
+                 start: float, timeout: float, marker: str = READY_MARKER) -> dict:
+    """Wait for ``marker`` on the console, dump guest memory over QMP, then quit."""
     def ready():
         if qemu.poll() is not None:
             out = qemu.stdout.read().decode(errors="replace").strip()
             raise HarnessError(f"qemu exited with {qemu.returncode}: {out[-300:]}")
-        return console.exists() and READY_MARKER.encode() in console.read_bytes()
+        return console.exists() and marker.encode() in console.read_bytes()
 
-    wait_for(ready, timeout, f"'{READY_MARKER}' on the serial console", interval=0.2)
+    wait_for(ready, timeout, f"'{marker}' on the serial console", interval=0.2)
     boot_seconds = time.monotonic() - start
     time.sleep(1.0)  # let the guest settle into its sleep loop
     qmp = QMP(wait_for(lambda: sock.exists() and sock, 30, "QMP socket"))
@@ -577,6 +590,13 @@ def available_captures() -> dict:
             record = json.loads(meta.read_text())
             if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
                 result["captures"][record["name"]] = record
+    result["panics"] = {}
+    for variant in PANIC_VARIANTS:
+        meta = cache / f"{capture_name(variant)}.json"
+        if meta.exists():
+            record = json.loads(meta.read_text())
+            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
+                result["panics"][record["name"]] = record
     return result
 
 
@@ -815,6 +835,10 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--kaslr", dest="variant", action="store_const", const="kaslr")
     group.add_argument("--nokaslr", dest="variant", action="store_const", const="nokaslr")
+    group.add_argument("--panic-kaslr", dest="variant", action="store_const",
+                       const="panic-kaslr", help="crash the guest (sysrq-c) and dump it in panic()")
+    group.add_argument("--panic-nokaslr", dest="variant", action="store_const",
+                       const="panic-nokaslr")
     p.set_defaults(variant="nokaslr", func=cmd_capture)
     add_capture_opts(p)
 

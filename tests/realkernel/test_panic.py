@@ -1,0 +1,160 @@
+"""A real kernel that panicked: triage from the log, and ``extract --profile triage`` (opt-in).
+
+Run:  python tools/realkernel/harness.py capture --panic-kaslr      # x86_64, sysrq-c, panic=0
+      python tools/realkernel/harness.py capture --panic-nokaslr
+      python tools/realkernel/arm64.py capture --panic-kaslr         # arm64, the same
+      python tools/realkernel/arm64.py capture --panic-nokaslr
+      MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_panic.py -q
+
+The judges: the guest's own serial console (what the kernel printed while it
+panicked) for ``info``'s event, context and call trace; drgn with the vmlinux
+for the crashed thread's stack trace on the triage minidump against the full dump.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from minidump.cli import main
+from minidump.kernel.crash import frame_text
+
+TOOLS = Path(__file__).parents[2] / "tools" / "realkernel"
+ENABLED = os.environ.get("MINIDUMP_REALKERNEL") == "1"
+pytestmark = [pytest.mark.realkernel,
+              pytest.mark.skipif(not ENABLED, reason="opt-in: MINIDUMP_REALKERNEL=1")]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"realkernel_{name}", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _panics() -> dict:
+    if not ENABLED:
+        return {}
+    found = {}
+    for tool in ("harness", "arm64"):
+        found.update(_load(tool).available_captures().get("panics", {}))
+    return found
+
+
+PANICS = _panics()
+NAMES = ["cloud-amd64-panic-kaslr", "cloud-amd64-panic-nokaslr", "cloud-arm64-panic-kaslr",
+         "cloud-arm64-panic-nokaslr"]
+_TS = re.compile(r"^\[\s*\d+\.\d+\] ")
+
+
+@pytest.fixture(params=NAMES)
+def rec(request):
+    if request.param not in PANICS:
+        tool = "harness.py" if "amd64" in request.param else "arm64.py"
+        variant = request.param.split("-", 2)[2]
+        pytest.skip(f"no {request.param}: python tools/realkernel/{tool} capture --{variant}")
+    return PANICS[request.param]
+
+
+def console_trace(path: str) -> tuple[list[str], str]:
+    """The call trace the kernel printed on the serial console after 'Kernel panic', and the
+    CPU line."""
+    lines = [_TS.sub("", line).strip() for line in Path(path).read_text(errors="replace")
+             .splitlines() if _TS.match(line)]
+    start = next(i for i, line in enumerate(lines) if line.startswith("Kernel panic"))
+    cpu = next(line for line in lines[start:] if line.startswith("CPU: "))
+    trace = next(i for i in range(start, len(lines)) if lines[i].lower() == "call trace:")
+    frames = []
+    for line in lines[trace + 1:]:
+        if line in ("<TASK>", "</TASK>") or line.startswith(("RIP: 0033", "Code:", "RSP:", "RAX:",
+                                                            "RDX:", "RBP:", "R10:", "R13:")):
+            if line == "</TASK>":
+                break
+            continue
+        if "+0x" not in line:
+            break
+        frames.append(line)
+    return frames, cpu
+
+
+def _info(path: str, capsys) -> dict:
+    assert main(["info", path, "--json"]) in (0, 3)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_names_the_event_and_trace_as_the_console_printed_them(rec, capsys):
+    crash = _info(rec["vmcore"], capsys)["crash"]
+    frames, cpu_line = console_trace(rec["console_log"])
+    assert crash["event"] == "sysrq-crash"
+    assert crash["panic"]["message"] == "sysrq triggered crash" and crash["panic"]["ended"]
+    assert [frame_text(f) for f in crash["frames"]] == frames
+    ctx = crash["context"]
+    assert cpu_line.startswith(f"CPU: {ctx['cpu']} PID: {ctx['pid']} Comm: {ctx['comm']} ")
+    assert ctx["release"] == rec["kernel_release"] and ctx["taint"]["flags"] == ""
+    assert crash["signature"]["basis"].startswith("sysrq-crash: ")
+    assert crash["log"]["lost"] == 0 and crash["log"]["notes"] == []
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_signature_is_the_same_with_and_without_kaslr(arch, capsys):
+    names = [f"cloud-{arch}-panic-kaslr", f"cloud-{arch}-panic-nokaslr"]
+    if not all(n in PANICS for n in names):
+        pytest.skip(f"needs both {names}")
+    one, two = (_info(PANICS[n]["vmcore"], capsys)["crash"] for n in names)
+    assert one["kernel_offset"] != two["kernel_offset"] or arch == "arm64"
+    assert one["signature"] == two["signature"]
+
+
+def _drgn_trace(vmcore: str, vmlinux: str) -> list[str]:
+    """The crashed thread's kernel frames: up to the first frame with no symbol (the
+    user-space return address; past it drgn unwinds user memory, which a minidump lacks)."""
+    drgn = pytest.importorskip("drgn")
+    prog = drgn.Program()
+    prog.set_core_dump(vmcore)
+    prog.load_debug_info([vmlinux])
+    names = []
+    for frame in prog.crashed_thread().stack_trace():
+        if frame.name is None or frame.name.startswith("0x"):
+            break
+        names.append(frame.name)
+    return names
+
+
+def test_triage_minidump_gives_drgn_the_same_crashed_thread(rec, tmp_path, capsys):
+    out = str(tmp_path / "triage.vmcore")
+    assert main(["extract", "--json", "--vmlinux", rec["vmlinux"], rec["vmcore"],
+                 "--regions", "v3-default", "--profile", "triage", "-o", out]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    names = {a["name"] for a in doc["profile"]}
+    assert {"task_struct[cpu0]", "task_struct[cpu1]"} <= names
+    assert any(n.startswith("stack[cpu0]") for n in names)
+    size = os.path.getsize(out)
+    assert size < 2 << 20, size
+    full = _drgn_trace(rec["vmcore"], rec["vmlinux"])
+    assert "panic" in full and "sysrq_handle_crash" in full
+    assert _drgn_trace(out, rec["vmlinux"]) == full
+    # and info on the minidump tells the same story as on the full dump
+    assert _info(out, capsys)["crash"]["signature"] == \
+        _info(rec["vmcore"], capsys)["crash"]["signature"]
+
+
+def test_symbols_profile_keeps_the_kallsyms_tables_whole(rec, tmp_path, capsys):
+    import minidump
+    from minidump.elf.vmlinux import Vmlinux
+    out = str(tmp_path / "symbols.vmcore")
+    assert main(["extract", "--json", "--vmlinux", rec["vmlinux"], rec["vmcore"],
+                 "--regions", "v3-default", "--profile", "symbols", "-o", out]) == 0
+    added = {a["name"]: a for a in json.loads(capsys.readouterr().out)["profile"]}
+    region = added["kallsyms"]
+    with Vmlinux.open(rec["vmlinux"]) as image, minidump.open(out) as cap:
+        first = min(image.symbols.get(n).value for n in ("kallsyms_offsets", "kallsyms_addresses")
+                    if n in image.symbols)
+        shift = region["vaddr"] - first
+        for name in ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index"):
+            link = image.symbols.get(name).value
+            assert cap.read_virt(link + shift, 512) == image.read_link(link, 512), name
