@@ -33,7 +33,7 @@ _VOLATILE = (
 
 
 def panic_line_event(lines: list[str]) -> dict | None:
-    """The crash event from the log alone, until crash triage (``facts()["crash"]``) lands.
+    """The crash event from the panic line alone, for logs crash triage finds no event in.
 
     The last record starting with "Kernel panic - not syncing:", else the
     first oops/BUG line, else None.  The signature is a short hash of that
@@ -55,19 +55,18 @@ def panic_line_event(lines: list[str]) -> dict | None:
             "source": "panic line"}
 
 
-def crash_event(facts: dict, lines: list[str]) -> dict | None:
-    """The crash event and its signature: crash triage's when there is one, else the log's."""
-    crash = facts.get("crash") or {}
-    if isinstance(crash, dict) and crash.get("signature"):
-        signature = crash["signature"]
-        if isinstance(signature, dict):          # {"hash": ..., "basis": ...}
-            basis = signature.get("basis")
-            signature = signature.get("hash") or signature.get("id")
-        else:
-            basis = crash.get("basis") or crash.get("signature_basis")
-        return {"event": crash.get("event") or crash.get("line") or crash.get("summary"),
-                "kind": crash.get("kind") or crash.get("class"), "basis": basis,
-                "signature": signature, "source": "crash triage"}
+def crash_event(document: dict, lines: list[str]) -> dict | None:
+    """The crash event and its signature: crash triage's (``info``'s ``"crash"``) when the log
+    has an event it classifies, else the log's panic line."""
+    crash = document.get("crash") or {}
+    signature = crash.get("signature") if isinstance(crash, dict) else None
+    if isinstance(signature, dict) and signature.get("hash"):
+        events = crash.get("events") or []
+        primary = crash.get("primary")
+        event = events[primary] if isinstance(primary, int) and 0 <= primary < len(events) else {}
+        return {"event": event.get("title") or crash.get("event"), "kind": signature.get("kind"),
+                "basis": signature.get("basis"), "signature": signature["hash"],
+                "source": "crash triage"}
     return panic_line_event(lines)
 
 
@@ -132,7 +131,8 @@ def triage_one(spec: dict) -> dict:
         with minidump.open(kwargs.pop("path"), **kwargs) as cap:
             opened = time.perf_counter()
             regions = cap.regions
-            facts = cap.facts()["facts"]
+            document = cap.facts()
+            facts = document["facts"]
             problems, lines, uptime = [], [], None
             if cap.vmcoreinfo is None:
                 problems.append("no VMCOREINFO: release, log and crash unknown")
@@ -155,7 +155,7 @@ def triage_one(spec: dict) -> dict:
                 problems=problems, release=facts.get("release") or facts.get(
                     "utsname", {}).get("release"),
                 build_id=facts.get("build_id"), arch=cap.arch, uptime=uptime,
-                crash=crash_event(facts, lines),
+                crash=crash_event(document, lines),
                 regions={"total": len(regions), "written": len(regions) - len(lost),
                          "lost": len(lost)},
                 seen=seen(facts.get("crashtime"), path),

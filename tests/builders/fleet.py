@@ -8,7 +8,9 @@ captures take little disk.  Each capture gets its own mtime, a minute apart,
 so "newest first" has something to sort.
 
 :func:`make_fleet` returns the ground truth per capture: the container, the
-status ``minidump triage`` must give and the panic line (None for none).
+status ``minidump triage`` must give and the panic line (None for none), which is each
+variant's crash event (its sysrq line is made ordinary, and each crash text has its own
+faulting function, so crash triage gives each text its own signature).
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ SAMPLE_RELEASE = "6.18.0-rc2-minidump-sample"
 RELEASES = (SAMPLE_RELEASE, "6.18.0-rc3-minidump-sample", "6.18.0-rc4-minidump-sample")
 #: "Kernel panic - not syncing" replaced by a line of the same length: a log without a crash
 NO_PANIC = ("Kernel panic - not syncing", "Kernel state - all is fine")
+#: the sample's sysrq line made an ordinary one, so each variant's first event is its panic
+SYSRQ = ("sysrq: Trigger a crash", "sysrq: nothing to see.")
+#: the faulting function of each crash text (same length as the sample's): crash triage's
+#: signature names it, so each text is its own bug
+FUNCTIONS = ("sysrq_handle_crash", "kill_it_attempted1", "hung_task_blocked1",
+             "out_of_memory_noom", "watchdog_hardlock1")
 KINDS = ("md", "rawdump", "elf", "ram")
 CORRUPT = ("rawdump-truncated", "elf-truncated", "md-no-log", "md-no-vmcoreinfo",
            "ram-missing-image")
 #: base of the captures' mtimes (2025-10-21 12:00:00 UTC)
 EPOCH = 1761048000
 assert all(len(t) == len(SAMPLE_TEXT) for t in TEXTS)
+assert all(len(f) == len(FUNCTIONS[0]) for f in FUNCTIONS) and len(set(map(len, SYSRQ))) == 1
 assert all(len(r) == len(SAMPLE_RELEASE) for r in RELEASES) and len(set(map(len, NO_PANIC))) == 1
 
 
@@ -146,7 +155,9 @@ def make_fleet(root: Path, count: int, *, corrupt_every: int = 20,
             text = TEXTS[i % len(TEXTS)]
             release = RELEASES[(i // 7) % len(RELEASES)]
             swaps = [(SAMPLE_TEXT.encode(), text.encode()),
-                     (SAMPLE_RELEASE.encode(), release.encode())]
+                     (SAMPLE_RELEASE.encode(), release.encode()),
+                     (SYSRQ[0].encode(), SYSRQ[1].encode()),
+                     (FUNCTIONS[0].encode(), FUNCTIONS[i % len(TEXTS)].encode())]
             panic: str | None = PANIC + text
             if no_panic_every and i % no_panic_every == no_panic_every - 1:
                 swaps.append((NO_PANIC[0].encode(), NO_PANIC[1].encode()))
