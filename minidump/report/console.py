@@ -132,6 +132,15 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
             ("crash time", str(f["crashtime"]) if f["crashtime"] else "-"),
             ("kernel log", f["log"])):
         facts.add_row(name, value)
+    symbols = f.get("symbols")
+    if symbols is not None:
+        facts.add_row("symbols", f"{symbols['count']} ({symbols['encoding']})  "
+                      f"[{symbols['source']}]" if not symbols["error"]
+                      else f"- ({symbols['error']})")
+    for cpu in f.get("cpus") or []:
+        facts.add_row(f"CPU {cpu['cpu']} PC", f"{hexa(cpu['pc'])} "
+                      f"{cpu['pc_symbol'] or '(no symbol)'}  pr_pid {cpu['pid']}  "
+                      f"[NT_PRSTATUS{', ' + cpu['pc_source'] if cpu['pc_source'] else ''}]")
     console.print(facts)
     if doc.get("crash") is not None:
         render_crash(doc["crash"], console)
