@@ -136,6 +136,15 @@ class Kallsyms:
         return self.symbols[lo:hi]
 
 
+def certain_name(table: Kallsyms, address: int | None) -> str | None:
+    """The one name of the symbols that start exactly at ``address``; None where none starts
+    there or where aliases of different names do (then which object it is is not certain)."""
+    if address is None:
+        return None
+    names = {s.name for s in table.starting_at(address)}
+    return names.pop() if len(names) == 1 else None
+
+
 def has_tables(info: "VmcoreInfo | None") -> bool:
     """Whether VMCOREINFO locates the kallsyms tables."""
     return info is not None and all(info.symbol(n) is not None for n in REQUIRED) and (

@@ -73,7 +73,9 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     for i, row in enumerate(rows):
         status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
                       if row["status"] != "pending" else "")
-        table.add_row(cells["ID"][i], row["name"], cells["physical"][i], cells["virtual"][i],
+        name = row["name"] if not row.get("object") or row["object"] == row["name"] else \
+            f"{row['name']} = {row['object']}"
+        table.add_row(cells["ID"][i], name, cells["physical"][i], cells["virtual"][i],
                       cells["size"][i], row["source"], status)
     console.print(table)
     if len(rows) < len(document["regions"]):
@@ -91,6 +93,8 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
                   f"{size_text(t['written_bytes'])} of region data"
                   + (f"; vmcore {size_text(document['output_size'])}"
                      if document.get("output_size") else ""))
+    if document.get("objects"):
+        console.print(f"objects: {document['objects']}")
     for row in rows:
         if row["reason"]:
             ident = "-" if row["id"] is None else row["id"]
