@@ -249,7 +249,7 @@ def _names(kernel, base: int, count: int, tokens: list[str], long_names: bool, f
     buf = b""
     held = 0          # bytes of the stream in buf, from base
 
-    def need(end: int, i: int) -> None:
+    def need(end: int, i: int, start: int) -> None:
         nonlocal buf, held
         if end <= held:
             return
@@ -257,14 +257,11 @@ def _names(kernel, base: int, count: int, tokens: list[str], long_names: bool, f
         try:
             more = kernel.read_virt(base + held, size, "kallsyms_names")
         except FaultError:
-            if size == end - held:
-                raise fail(f"{end - held} bytes at offset {held:#x} are not in the capture",
-                           "kallsyms_names", i, base + held) from None
             try:
                 more = kernel.read_virt(base + held, end - held, "kallsyms_names")
             except FaultError:
-                raise fail(f"bytes {held:#x}..{end:#x} of the stream are not in the capture",
-                           "kallsyms_names", i, base + held) from None
+                raise fail(f"bytes {start:#x}..{end:#x} of the stream are not all in the "
+                           "capture", "kallsyms_names", i, base + start) from None
         buf = buf + more if held else more
         held += len(more)
 
@@ -273,8 +270,9 @@ def _names(kernel, base: int, count: int, tokens: list[str], long_names: bool, f
     join = "".join
     pos = 0
     for i in range(count):
+        start = pos
         if pos + 2 > held:
-            need(pos + 2, i)
+            need(pos + 2 if long_names else pos + 1, i, start)
         length = buf[pos]
         pos += 1
         if length & 0x80 and long_names:
@@ -282,13 +280,13 @@ def _names(kernel, base: int, count: int, tokens: list[str], long_names: bool, f
             pos += 1
         if not 0 < length <= MAX_TOKENS:
             raise fail(f"name of {length} tokens (1..{MAX_TOKENS})", "kallsyms_names", i,
-                       base + pos - 1)
+                       base + start)
         if pos + length > held:
-            need(pos + length, i)
+            need(pos + length, i, start)
         text = join([tokens[b] for b in buf[pos:pos + length]])
         pos += length
         if not text:
-            raise fail("empty name", "kallsyms_names", i, base + pos - length)
+            raise fail("empty name", "kallsyms_names", i, base + start)
         types.append(text[0])
         names.append(text[1:])
     return names, types
