@@ -3,7 +3,7 @@ drgn's own kallsyms loader; and ``info`` on md_*.BIN blobs cut from a real panic
 
 Run:  python tools/realkernel/harness.py all; python tools/realkernel/arm64.py all
       (plus ``capture --panic-kaslr`` on each for the md check)
-      MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_kallsyms.py -q
+      MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_realkernel_kallsyms.py -q
 """
 
 from __future__ import annotations
