@@ -22,6 +22,7 @@ from minidump.files import Closable
 from minidump.model import Arch, Note, Region, Status
 
 if TYPE_CHECKING:
+    from minidump.kernel.kallsyms import Kallsyms
     from minidump.elf.vmlinux import Vmlinux
     from minidump.kernel.memory import KernelMemory, PhysicalMemory
     from minidump.kernel.printk import Record
@@ -232,6 +233,18 @@ class Capture(Closable):
             self._logs[partial] = read_log(self.kernel, info, bits=arch.bits,
                                            little=arch.little_endian, partial=partial)
         return self._logs[partial]
+
+    def kallsyms(self) -> "Kallsyms | None":
+        """The kernel's own symbol table decoded from the capture (no vmlinux), or None when
+        VMCOREINFO does not locate the kallsyms tables; decoded once per capture.  Raises a
+        :class:`~minidump.errors.MinidumpError` when the tables are missing or make no sense.
+        """
+        from minidump.kernel import kallsyms
+        if not hasattr(self, "_kallsyms"):
+            info = self.vmcoreinfo
+            self._kallsyms = kallsyms.load(self.kernel, info) if kallsyms.has_tables(info) \
+                else None
+        return self._kallsyms
 
     def facts(self, *, debuginfo=None) -> dict:
         """What ``minidump info --json`` prints: facts, layout and per-consumer readiness.

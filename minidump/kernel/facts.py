@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
-from minidump.errors import MinidumpError
+from minidump.errors import FaultError, MinidumpError
 from minidump.kernel.printk import ring_regions
 from minidump.kernel.translate import MASK64, Translator
 from minidump.model import Arch
@@ -244,6 +244,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
         "cpus_online": cpus, "cpus_source": cpus_source,
         "log": log_error or "readable",
     }
+    facts["symbols"], facts["cpus"] = symbols_and_cpus(capture)
     rows = ins.readiness()
     summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
     return {"input": capture.input, "container": capture.container,
@@ -252,6 +253,38 @@ def gather(capture: "Capture", dbg=None) -> dict:
                                    taint),
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
             "readiness": [asdict(r) for r in rows], "ready": summary}
+
+
+#: where ``info`` says its names came from
+KALLSYMS_SOURCE = "kallsyms tables in the capture (VMCOREINFO SYMBOL(kallsyms_*))"
+
+
+def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:
+    """``facts["symbols"]`` (the kallsyms table's source, count and encoding, or why it could
+    not be read; None when VMCOREINFO does not locate it) and ``facts["cpus"]``: per
+    NT_PRSTATUS note the PID, PC and SP, with the PC named from kallsyms where it can be."""
+    from minidump.kernel.prstatus import cpu_states
+    table, symbols = None, None
+    try:
+        table = capture.kallsyms()
+    except FaultError:
+        # which table faults first depends on what else the capture holds (RAM images
+        # hold more than the vmcore built from them): say so without naming one
+        symbols = {"source": KALLSYMS_SOURCE, "count": 0, "encoding": None,
+                   "error": "the kallsyms tables are not all in the capture"}
+    except MinidumpError as exc:
+        symbols = {"source": KALLSYMS_SOURCE, "count": 0, "encoding": None,
+                   "error": exc.problem}
+    if table is not None:
+        symbols = {"source": KALLSYMS_SOURCE, "count": len(table), "encoding": table.encoding,
+                   "error": None}
+    cpus = []
+    for state in cpu_states(capture.notes, capture.elf_arch):
+        where = table.lookup(state.pc) if table is not None else None
+        cpus.append({"cpu": state.index, "pid": state.pid, "pc": state.pc, "sp": state.sp,
+                     "pc_symbol": str(where) if where else None,
+                     "pc_source": "kallsyms" if where else None})
+    return symbols, cpus
 
 
 def crash_section(records, log_error: str | None, taint: dict | None) -> dict:

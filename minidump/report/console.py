@@ -73,7 +73,9 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     for i, row in enumerate(rows):
         status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
                       if row["status"] != "pending" else "")
-        table.add_row(cells["ID"][i], row["name"], cells["physical"][i], cells["virtual"][i],
+        name = row["name"] if not row.get("object") or row["object"] == row["name"] else \
+            f"{row['name']} = {row['object']}"
+        table.add_row(cells["ID"][i], name, cells["physical"][i], cells["virtual"][i],
                       cells["size"][i], row["source"], status)
     console.print(table)
     if len(rows) < len(document["regions"]):
@@ -91,6 +93,8 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
                   f"{size_text(t['written_bytes'])} of region data"
                   + (f"; vmcore {size_text(document['output_size'])}"
                      if document.get("output_size") else ""))
+    if document.get("objects"):
+        console.print(f"objects: {document['objects']}")
     for row in rows:
         if row["reason"]:
             ident = "-" if row["id"] is None else row["id"]
@@ -132,6 +136,15 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
             ("crash time", str(f["crashtime"]) if f["crashtime"] else "-"),
             ("kernel log", f["log"])):
         facts.add_row(name, value)
+    symbols = f.get("symbols")
+    if symbols is not None:
+        facts.add_row("symbols", f"{symbols['count']} ({symbols['encoding']})  "
+                      f"[{symbols['source']}]" if not symbols["error"]
+                      else f"- ({symbols['error']})")
+    for cpu in f.get("cpus") or []:
+        facts.add_row(f"CPU {cpu['cpu']} PC", f"{hexa(cpu['pc'])} "
+                      f"{cpu['pc_symbol'] or '(no symbol)'}  pr_pid {cpu['pid']}  "
+                      f"[NT_PRSTATUS{', ' + cpu['pc_source'] if cpu['pc_source'] else ''}]")
     console.print(facts)
     if doc.get("crash") is not None:
         render_crash(doc["crash"], console)

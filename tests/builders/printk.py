@@ -149,7 +149,7 @@ class DictMemory:
 
 
 def write_core(path: Path, chunks: dict[int, bytes], vmcoreinfo: bytes | None,
-               arch: Arch = Arch(183), paddr_base: int = 0x80000000) -> Path:
+               arch: Arch = Arch(183), paddr_base: int = 0x80000000, notes=()) -> Path:
     """A vmcore with one PT_LOAD per chunk (p_vaddr = the chunk's address), via our writer."""
     blobs = path.with_suffix(".blobs")
     regions, offset, data = [], 0, bytearray()
@@ -160,7 +160,7 @@ def write_core(path: Path, chunks: dict[int, bytes], vmcoreinfo: bytes | None,
         data += chunk
         offset += len(chunk)
     blobs.write_bytes(bytes(data))
-    plan = plan_vmcore(resolve(regions), vmcoreinfo, [], arch)
+    plan = plan_vmcore(resolve(regions), vmcoreinfo, list(notes), arch)
     with open(path, "wb") as out:
         write_vmcore(plan, out)
     return path
