@@ -584,20 +584,21 @@ def available_captures() -> dict:
     fetch_json = cache / "fetch.json"
     if fetch_json.exists():
         result["kernel"] = json.loads(fetch_json.read_text())
-    for variant in CAPTURE_VARIANTS:
-        meta = cache / f"{capture_name(variant)}.json"
-        if meta.exists():
-            record = json.loads(meta.read_text())
-            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
-                result["captures"][record["name"]] = record
-    result["panics"] = {}
-    for variant in PANIC_VARIANTS:
-        meta = cache / f"{capture_name(variant)}.json"
-        if meta.exists():
-            record = json.loads(meta.read_text())
-            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
-                result["panics"][record["name"]] = record
+    result["captures"] = _records(cache, CAPTURE_VARIANTS)
+    result["panics"] = _records(cache, PANIC_VARIANTS)
     return result
+
+
+def _records(cache: Path, variants) -> dict:
+    """The capture records of ``variants`` whose vmcore and vmlinux are still there."""
+    found = {}
+    for variant in variants:
+        meta = cache / f"{capture_name(variant)}.json"
+        if meta.exists():
+            record = json.loads(meta.read_text())
+            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
+                found[record["name"]] = record
+    return found
 
 
 def cmd_paths(args: argparse.Namespace) -> None:
