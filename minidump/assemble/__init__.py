@@ -40,14 +40,39 @@ def meminspect_id(row: Row) -> int | None:
     return row.seq if row.seq and row.seq > 0 else None
 
 
-def trimmed(payload: Payload | None, size: int) -> Payload | None:
-    """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
+#: what a reason starts with when a payload was longer than its region
+OVERSIZED = "payload has "
 
-    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
+
+def trimmed(payload: Payload | None, size: int, reason: str = "") -> tuple[Payload | None, str]:
+    """A payload longer than its region cut to the region, and the region's reason.
+
+    Only the region's bytes are written.  Padding to ALIGN(size, 4) is what the
+    Qualcomm backend registers and passes silently; anything longer is said in
+    the reason (and summed up in a warning), never written.  Missing and short
+    payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
     """
-    if payload is not None and payload.length > size:
-        return Payload(payload.path, payload.offset, size)
-    return payload
+    if payload is None or payload.length <= size:
+        return payload, reason
+    cut = Payload(payload.path, payload.offset, size)
+    if payload.length <= (size + 3) & ~3:
+        return cut, reason
+    extra = (f"{OVERSIZED}{payload.length:#x} bytes, the region {size:#x}: the last "
+             f"{payload.length - size:#x} are not written")
+    return cut, f"{reason}; {extra}" if reason else extra
+
+
+def oversized_warning(regions: list[Region]) -> str | None:
+    """One warning naming the regions whose payloads were longer than the region."""
+    over = [r for r in regions if OVERSIZED in r.reason and "are not written" in r.reason]
+    if not over:
+        return None
+    named = ", ".join(r.source or r.name for r in over[:8])
+    more = f", and {len(over) - 8} more" if len(over) > 8 else ""
+    many = len(over) > 1
+    return (f"{len(over)} payload{'s are' if many else ' is'} longer than "
+            f"{'their regions' if many else 'its region'}; "
+            f"only the region's bytes are written: {named}{more}")
 
 
 def read_payload(payload: Payload, size: int | None = None) -> bytes:
@@ -132,6 +157,9 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
         regions = [r.with_(vaddr=translator.linear_va(r.paddr))
                    if r.kind is not Kind.LOAD and r.vaddr is None and r.paddr is not None else r
                    for r in regions]
+    oversized = oversized_warning(regions)
+    if oversized:
+        warnings.append(oversized)
     return Capture(input, source.container, regions=regions, elf_arch=elf_arch,
                    vmcoreinfo=info, vmcoreinfo_source=info_source if info else "",
                    notes=notes, warnings=warnings, scheme=scheme,
@@ -210,5 +238,6 @@ def _free_region(row: Row, translator: Translator | None, meminspect: bool) -> R
             vaddr = translator.image_va(row.paddr)
         else:
             vaddr = translator.linear_va(row.paddr)
+    payload, reason = trimmed(row.payload, size, row.reason)
     return Region(row.seq, row.name, paddr=row.paddr, vaddr=vaddr, size=size, source=row.source,
-                  payload=trimmed(row.payload, size), status=row.status, reason=row.reason)
+                  payload=payload, status=row.status, reason=reason)
