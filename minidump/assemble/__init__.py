@@ -30,6 +30,7 @@ from minidump.sources import Source
 
 if TYPE_CHECKING:
     from minidump.elf.kelf import Kelf
+    from minidump.kernel.memory import PhysicalMemory
 
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
@@ -84,8 +85,13 @@ def read_payload(payload: Payload, size: int | None = None) -> bytes:
 
 
 def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None,
-             vmcoreinfo_source: str = "", arch: str | None = None) -> Capture:
-    """The Capture of ``source``'s rows; ``vmcoreinfo`` and ``arch`` override the capture's."""
+             vmcoreinfo_source: str = "", arch: str | None = None,
+             ram: "PhysicalMemory | None" = None) -> Capture:
+    """The Capture of ``source``'s rows; ``vmcoreinfo`` and ``arch`` override the capture's.
+
+    ``ram`` (the ``--memory`` images of a blob container) fills regions whose
+    blobs are missing or short, where one image holds the whole region.
+    """
     rows = list(source.rows)
     used: set[int] = set()
     warnings = list(source.warnings)
@@ -157,6 +163,8 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
         regions = [r.with_(vaddr=translator.linear_va(r.paddr))
                    if r.kind is not Kind.LOAD and r.vaddr is None and r.paddr is not None else r
                    for r in regions]
+    if ram is not None and ram.extents:
+        regions = _from_ram(regions, ram, warnings)
     oversized = oversized_warning(regions)
     if oversized:
         warnings.append(oversized)
@@ -241,3 +249,36 @@ def _free_region(row: Row, translator: Translator | None, meminspect: bool) -> R
     payload, reason = trimmed(row.payload, size, row.reason)
     return Region(row.seq, row.name, paddr=row.paddr, vaddr=vaddr, size=size, source=row.source,
                   payload=payload, status=row.status, reason=reason)
+
+
+def _from_ram(regions: list[Region], ram: "PhysicalMemory", warnings: list[str]) -> list[Region]:
+    """Regions whose blob is missing or short, with their bytes from a RAM image instead.
+
+    Only where one ``--memory`` image holds the region's whole physical range;
+    a region the table itself marks bad (invalid, encrypted) keeps its status.
+    """
+    out, filled = [], []
+    for region in regions:
+        have = region.payload.length if region.payload is not None else 0
+        if (region.kind is Kind.ELF or region.status not in (None, Status.MISSING, Status.SHORT)
+                or region.paddr is None or region.size <= 0 or have >= region.size):
+            out.append(region)
+            continue
+        extent = ram.find(region.paddr, region.size)
+        if extent is None:
+            out.append(region)
+            continue
+        offset = extent.offset + region.paddr - extent.paddr
+        lacked = (f"blob {region.source} has only {have:#x} of {region.size:#x} bytes"
+                  if region.payload is not None and have else "no blob captured")
+        where = f"{_base(extent.path)}@{offset:#x}"
+        reason = f"{lacked}; bytes from the --memory image"
+        out.append(region.with_(payload=Payload(extent.path, offset, region.size), source=where,
+                                status=None, reason=reason))
+        filled.append(f"ID {region.id}" if region.id is not None else region.name)
+    if filled:
+        listed = ", ".join(filled[:8]) + (f", and {len(filled) - 8} more" if len(filled) > 8
+                                          else "")
+        warnings.append(f"{len(filled)} region{'s' if len(filled) > 1 else ''} taken from the "
+                        f"--memory images (blob missing or short): {listed}")
+    return out
