@@ -18,7 +18,9 @@ def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "i
         group.add_argument(positional, metavar=metavar, nargs="?" if optional else None,
                            help=CAPTURE_HELP)
     group.add_argument("--memory", metavar="FILE@PADDR", action="append", default=[],
-                       help="raw RAM image loaded at PADDR (repeatable; crash's syntax)")
+                       help="raw RAM image loaded at PADDR, read as crash reads it (hexadecimal, "
+                            "0x optional; repeatable); with blobs it also fills regions whose "
+                            "blob is missing or short")
     group.add_argument("--table-addr", metavar="PADDR",
                        help="physical address of the minidump table (SMEM item 602)")
     group.add_argument("--smem-base", metavar="PADDR[,SIZE]",
