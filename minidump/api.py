@@ -107,16 +107,23 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
         context = Context(reader.kind, ram, _address(table_addr, "--table-addr"), base, size,
                           os.fspath(sahara_table) if sahara_table else None, progress=progress)
         table_warnings: list[str] = []
+        fallback = None
         if reader.kind in ("mddir", "rawdump") and ram.extents:
-            from minidump.sources.smem import table_rows
+            from minidump.sources.smem import SmemNotFound, table_rows
             found = Source("SMEM minidump table")
-            context.table_rows = table_rows(ram, found, table_addr=context.table_addr,
-                                            smem_base=base, smem_size=size, progress=progress)
+            fallback = ram
+            try:
+                context.table_rows = table_rows(ram, found, table_addr=context.table_addr,
+                                                smem_base=base, smem_size=size, progress=progress)
+            except SmemNotFound:
+                # plain DDR images: no table to read, but bytes for blobs the capture lacks
+                found.warn("no SMEM table in the --memory images; they only fill regions "
+                           "whose blobs are missing or short")
             table_warnings = found.warnings
         source = reader.load().read(name, context)
         source.warnings[:0] = table_warnings
         capture = assemble(source, input=name, vmcoreinfo=info, vmcoreinfo_source=info_source,
-                           arch=arch)
+                           arch=arch, ram=fallback)
     except BaseException:
         ram.close()
         raise

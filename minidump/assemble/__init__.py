@@ -30,6 +30,7 @@ from minidump.sources import Source
 
 if TYPE_CHECKING:
     from minidump.elf.kelf import Kelf
+    from minidump.kernel.memory import PhysicalMemory
 
 KELF_NAMES = ("KELF", "KELF_HEADER", "KELF_HDR")
 #: meminspect v3 static IDs (``.inspect_table``); everything else is dynamic
@@ -40,14 +41,39 @@ def meminspect_id(row: Row) -> int | None:
     return row.seq if row.seq and row.seq > 0 else None
 
 
-def trimmed(payload: Payload | None, size: int) -> Payload | None:
-    """A blob padded past the region (ALIGN(size, 4), partition slack) cut to the region.
+#: what a reason starts with when a payload was longer than its region
+OVERSIZED = "payload has "
 
-    Missing and short payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
+
+def trimmed(payload: Payload | None, size: int, reason: str = "") -> tuple[Payload | None, str]:
+    """A payload longer than its region cut to the region, and the region's reason.
+
+    Only the region's bytes are written.  Padding to ALIGN(size, 4) is what the
+    Qualcomm backend registers and passes silently; anything longer is said in
+    the reason (and summed up in a warning), never written.  Missing and short
+    payloads are judged by the planner (:func:`minidump.vmcore.plan.resolve`).
     """
-    if payload is not None and payload.length > size:
-        return Payload(payload.path, payload.offset, size)
-    return payload
+    if payload is None or payload.length <= size:
+        return payload, reason
+    cut = Payload(payload.path, payload.offset, size)
+    if payload.length <= (size + 3) & ~3:
+        return cut, reason
+    extra = (f"{OVERSIZED}{payload.length:#x} bytes, the region {size:#x}: the last "
+             f"{payload.length - size:#x} are not written")
+    return cut, f"{reason}; {extra}" if reason else extra
+
+
+def oversized_warning(regions: list[Region]) -> str | None:
+    """One warning naming the regions whose payloads were longer than the region."""
+    over = [r for r in regions if OVERSIZED in r.reason and "are not written" in r.reason]
+    if not over:
+        return None
+    named = ", ".join(r.source or r.name for r in over[:8])
+    more = f", and {len(over) - 8} more" if len(over) > 8 else ""
+    many = len(over) > 1
+    return (f"{len(over)} payload{'s are' if many else ' is'} longer than "
+            f"{'their regions' if many else 'its region'}; "
+            f"only the region's bytes are written: {named}{more}")
 
 
 def read_payload(payload: Payload, size: int | None = None) -> bytes:
@@ -59,8 +85,13 @@ def read_payload(payload: Payload, size: int | None = None) -> bytes:
 
 
 def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None,
-             vmcoreinfo_source: str = "", arch: str | None = None) -> Capture:
-    """The Capture of ``source``'s rows; ``vmcoreinfo`` and ``arch`` override the capture's."""
+             vmcoreinfo_source: str = "", arch: str | None = None,
+             ram: "PhysicalMemory | None" = None) -> Capture:
+    """The Capture of ``source``'s rows; ``vmcoreinfo`` and ``arch`` override the capture's.
+
+    ``ram`` (the ``--memory`` images of a blob container) fills regions whose
+    blobs are missing or short, where one image holds the whole region.
+    """
     rows = list(source.rows)
     used: set[int] = set()
     warnings = list(source.warnings)
@@ -132,6 +163,11 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
         regions = [r.with_(vaddr=translator.linear_va(r.paddr))
                    if r.kind is not Kind.LOAD and r.vaddr is None and r.paddr is not None else r
                    for r in regions]
+    if ram is not None and ram.extents:
+        regions = _from_ram(regions, ram, warnings)
+    oversized = oversized_warning(regions)
+    if oversized:
+        warnings.append(oversized)
     return Capture(input, source.container, regions=regions, elf_arch=elf_arch,
                    vmcoreinfo=info, vmcoreinfo_source=info_source if info else "",
                    notes=notes, warnings=warnings, scheme=scheme,
@@ -210,5 +246,39 @@ def _free_region(row: Row, translator: Translator | None, meminspect: bool) -> R
             vaddr = translator.image_va(row.paddr)
         else:
             vaddr = translator.linear_va(row.paddr)
+    payload, reason = trimmed(row.payload, size, row.reason)
     return Region(row.seq, row.name, paddr=row.paddr, vaddr=vaddr, size=size, source=row.source,
-                  payload=trimmed(row.payload, size), status=row.status, reason=row.reason)
+                  payload=payload, status=row.status, reason=reason)
+
+
+def _from_ram(regions: list[Region], ram: "PhysicalMemory", warnings: list[str]) -> list[Region]:
+    """Regions whose blob is missing or short, with their bytes from a RAM image instead.
+
+    Only where one ``--memory`` image holds the region's whole physical range;
+    a region the table itself marks bad (invalid, encrypted) keeps its status.
+    """
+    out, filled = [], []
+    for region in regions:
+        have = region.payload.length if region.payload is not None else 0
+        if (region.kind is Kind.ELF or region.status not in (None, Status.MISSING, Status.SHORT)
+                or region.paddr is None or region.size <= 0 or have >= region.size):
+            out.append(region)
+            continue
+        extent = ram.find(region.paddr, region.size)
+        if extent is None:
+            out.append(region)
+            continue
+        offset = extent.offset + region.paddr - extent.paddr
+        lacked = (f"blob {region.source} has only {have:#x} of {region.size:#x} bytes"
+                  if region.payload is not None and have else "no blob captured")
+        where = f"{_base(extent.path)}@{offset:#x}"
+        reason = f"{lacked}; bytes from the --memory image"
+        out.append(region.with_(payload=Payload(extent.path, offset, region.size), source=where,
+                                status=None, reason=reason))
+        filled.append(f"ID {region.id}" if region.id is not None else region.name)
+    if filled:
+        listed = ", ".join(filled[:8]) + (f", and {len(filled) - 8} more" if len(filled) > 8
+                                          else "")
+        warnings.append(f"{len(filled)} region{'s' if len(filled) > 1 else ''} taken from the "
+                        f"--memory images (blob missing or short): {listed}")
+    return out

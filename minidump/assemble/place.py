@@ -99,9 +99,9 @@ def _region_for(load, row: Row | None) -> Region:
                       vaddr=load.vaddr, size=load.filesz, status=Status.MISSING,
                       reason=f"no payload captured for PT_LOAD[{load.index}] at PA "
                              f"{load.paddr:#x}")
+    payload, reason = trimmed(row.payload, load.filesz, row.reason)
     return Region(row.seq, row.name, paddr=load.paddr, vaddr=load.vaddr, size=load.filesz,
-                  source=row.source, payload=trimmed(row.payload, load.filesz),
-                  status=row.status, reason=row.reason)
+                  source=row.source, payload=payload, status=row.status, reason=reason)
 
 
 def _blob_len(row: Row) -> int:

@@ -18,7 +18,9 @@ def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "i
         group.add_argument(positional, metavar=metavar, nargs="?" if optional else None,
                            help=CAPTURE_HELP)
     group.add_argument("--memory", metavar="FILE@PADDR", action="append", default=[],
-                       help="raw RAM image loaded at PADDR (repeatable; crash's syntax)")
+                       help="raw RAM image loaded at PADDR, read as crash reads it (hexadecimal, "
+                            "0x optional; repeatable); with blobs it also fills regions whose "
+                            "blob is missing or short")
     group.add_argument("--table-addr", metavar="PADDR",
                        help="physical address of the minidump table (SMEM item 602)")
     group.add_argument("--smem-base", metavar="PADDR[,SIZE]",
@@ -66,6 +68,7 @@ def plan_and_report(capture, args, output: str | None = None):
 
     plan = capture.plan()
     doc = regions_document(capture, plan, output)   # before publishing: a failure leaves nothing
+    fill_objects(capture, plan.regions, doc)
     if output is not None:
         with Progress(plan.written_bytes, enabled=not args.json) as advance:
             capture.write_vmcore(output, force=args.force, progress=advance)
@@ -73,3 +76,20 @@ def plan_and_report(capture, args, output: str | None = None):
     if getattr(args, "quiet", False) and not args.json:
         return None, code
     return Document("regions", doc, args.json), code
+
+
+def fill_objects(capture, regions, doc) -> None:
+    """Each row's ``object`` (``unknown`` where nothing in the capture identifies it) and what
+    the names rest on (``objects``; ``meminspect``: the series the IDs were read with)."""
+    from minidump.kernel.facts import KALLSYMS_SOURCE
+    from minidump.meminspect.naming import name_objects
+    names, meta = name_objects(capture, list(regions))
+    for row, name in zip(doc["regions"], names):
+        row["object"] = name
+    counts = meta["objects"]
+    if counts:
+        how = ", ".join(f"{n} from {KALLSYMS_SOURCE if k == 'kallsyms' else k}"
+                        for k, n in counts.items())
+        doc["objects"] = f"{sum(counts.values())} of {len(names)} regions named: {how}"
+    if "meminspect" in meta:
+        doc["meminspect"] = meta["meminspect"]

@@ -46,31 +46,7 @@ def run(args) -> tuple[Document, ExitCode]:
     if not args.input:
         raise UsageError("regions needs INPUT, or --vmlinux VMLINUX")
     with open_capture(args, args.input) as capture:
-        document, code = plan_and_report(capture, args)
-        if document is not None:
-            name_objects(capture, document.data)
-        return document, code
-
-
-def name_objects(capture, doc: dict[str, Any]) -> None:
-    """Fill each row's ``object`` from the capture's own kallsyms tables where a symbol starts
-    exactly at the region's virtual address and its name is certain (no vmlinux needed)."""
-    from minidump.errors import MinidumpError
-    from minidump.kernel.kallsyms import certain_name
-    from minidump.kernel.facts import KALLSYMS_SOURCE
-    try:
-        table = capture.kallsyms()
-    except MinidumpError:
-        return
-    if table is None:
-        return
-    named = 0
-    for row in doc["regions"]:
-        if row["object"] is None:
-            row["object"] = certain_name(table, row["vaddr"])
-            named += row["object"] is not None
-    if named:
-        doc["objects"] = f"{named} regions named from {KALLSYMS_SOURCE}"
+        return plan_and_report(capture, args)
 
 
 def _with_vmlinux(args) -> tuple[Document, ExitCode]:

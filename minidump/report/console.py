@@ -65,6 +65,9 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
              "size": [hexa(r["size"]) for r in rows]}
     _number_column(table, "ID", cells["ID"])
     table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=NAME_MAX)
+    objects = any(r.get("object") for r in rows)
+    if objects:
+        table.add_column("object", no_wrap=True, overflow="ellipsis", max_width=NAME_MAX)
     for name in ("physical", "virtual", "size"):
         _number_column(table, name, cells[name])
     table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=SOURCE_MAX)
@@ -73,9 +76,8 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
     for i, row in enumerate(rows):
         status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
                       if row["status"] != "pending" else "")
-        name = row["name"] if not row.get("object") or row["object"] == row["name"] else \
-            f"{row['name']} = {row['object']}"
-        table.add_row(cells["ID"][i], name, cells["physical"][i], cells["virtual"][i],
+        named = (row["name"], row.get("object") or "") if objects else (row["name"],)
+        table.add_row(cells["ID"][i], *named, cells["physical"][i], cells["virtual"][i],
                       cells["size"][i], row["source"], status)
     console.print(table)
     if len(rows) < len(document["regions"]):
@@ -95,6 +97,8 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
                      if document.get("output_size") else ""))
     if document.get("objects"):
         console.print(f"objects: {document['objects']}")
+    if document.get("meminspect"):
+        console.print(f"meminspect IDs: {document['meminspect']}")
     for row in rows:
         if row["reason"]:
             ident = "-" if row["id"] is None else row["id"]

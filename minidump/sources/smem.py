@@ -30,6 +30,10 @@ from minidump.model import Payload, Row, Status
 from minidump.sources import Context, Source
 from minidump.sources.tables import decode_name
 
+
+class SmemNotFound(FormatError):
+    """No SMEM heap in the RAM images (the scan found no self-consistent ``$TOC`` page)."""
+
 TOC_HEADER = minidump_global_toc_header.sizeof()
 SLOT = minidump_subsystem.sizeof()
 REGION = minidump_region.sizeof()
@@ -155,7 +159,7 @@ def find_item_602(memory: PhysicalMemory, *, smem_base: int | None = None,
             if found:
                 bases[found[0]] = found
         if not bases:
-            raise FormatError("SMEM not found: no --smem-base, no self-consistent '$TOC' page in "
+            raise SmemNotFound("SMEM not found: no --smem-base, no self-consistent '$TOC' page in "
                               "the --memory images; give --smem-base or --table-addr")
         if len(bases) > 1:
             listed = " and ".join(f"{b:#x}" for b in sorted(bases))

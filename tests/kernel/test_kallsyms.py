@@ -211,6 +211,7 @@ def test_regions_name_objects(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     objects = {row["vaddr"]: row["object"] for row in doc["regions"]}
     assert objects[DATA + 0x40] == "init_task"
-    assert objects[DATA] is None                 # jiffies_64 = jiffies: not certain
-    assert objects[TABLES] is None               # the tables have no kallsyms symbol
-    assert doc["objects"].startswith("1 regions named from kallsyms")
+    assert objects[DATA] == "unknown"            # jiffies_64 = jiffies: not certain
+    assert objects[TABLES] == "kallsyms_offsets"  # no kallsyms symbol; VMCOREINFO's SYMBOL()
+    assert doc["objects"] == ("2 of 3 regions named: 1 from VMCOREINFO, 1 from kallsyms tables in "
+                              "the capture (VMCOREINFO SYMBOL(kallsyms_*))")

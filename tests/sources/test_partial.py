@@ -297,3 +297,67 @@ def test_table_errors_name_the_ram_image_for_blob_inputs(capsys, ram, samples):
     assert err.strip() == (f"minidump: error: {ram / 'smem.bin'}: offset 0x1108 "
                            "(minidump_subsystem[0].region_count): region_count 100000 is past any "
                            "table size (max 1024)")
+
+
+def test_oversized_blob_is_cut_to_its_region_and_said(capsys, tmp_path, md, samples):
+    """A blob longer than its region (firmware padding, a stale tail): only the region's bytes
+    are written, the region stays written, and the report says how many bytes were left out."""
+    with open(md / "md_Kjiffies10.BIN", "ab") as fh:
+        fh.write(b"\xee" * 0xFF8)
+    code, doc, err = regions(capsys, str(md))
+    assert code == 0, err
+    row = next(r for r in doc["regions"] if r["id"] == 10)
+    assert (row["status"], row["size"]) == ("written", 8)
+    assert row["reason"] == "payload has 0x1000 bytes, the region 0x8: the last 0xff8 are not written"
+    assert ("1 payload is longer than its region; only the region's bytes are written: "
+            "md_Kjiffies10.BIN") in doc["warnings"]
+    assert main(["build", "--from-table", str(md), "-o", str(tmp_path / "a.vmcore")]) == 0
+    assert main(["build", "--from-table", str(samples / "md"), "-o", str(tmp_path / "b.vmcore")]) == 0
+    assert (tmp_path / "a.vmcore").read_bytes() == (tmp_path / "b.vmcore").read_bytes()
+
+
+def test_alignment_padding_is_not_oversized():
+    from minidump.assemble import trimmed
+    from minidump.model import Payload
+    assert trimmed(Payload("x", 0, 176), 173) == (Payload("x", 0, 173), "")
+    assert trimmed(Payload("x", 0, 8), 8) == (Payload("x", 0, 8), "")
+    assert trimmed(None, 8, "why") == (None, "why")
+    cut, reason = trimmed(Payload("x", 4, 0x20), 0x10, "ID 3 also names")
+    assert cut == Payload("x", 4, 0x10)
+    assert reason == ("ID 3 also names; payload has 0x20 bytes, the region 0x10: the last 0x10 "
+                      "are not written")
+
+
+def test_ram_images_fill_missing_and_short_blobs(capsys, tmp_path, md, samples):
+    """Plain DDR images (no SMEM heap among them) with a md directory: a region whose blob is
+    missing or short gets its bytes from the image that holds its whole range, and says so."""
+    (md / "md_Kjiffies10.BIN").unlink()
+    with open(md / "md_Kprb_data25.BIN", "r+b") as fh:
+        fh.truncate(0x64)
+    ram = samples / "ram"
+    memory = ["--memory", f"{ram / 'ddr3.bin'}@82500000", "--memory", f"{ram / 'ddr2.bin'}@0x82400000"]
+    code, doc, err = regions(capsys, str(md), *memory)
+    assert code == 0, err
+    rows = {r["id"]: r for r in doc["regions"]}
+    assert (rows[10]["status"], rows[10]["source"]) == ("written", "ddr3.bin@0x240")
+    assert rows[10]["reason"] == "no blob captured; bytes from the --memory image"
+    assert (rows[25]["status"], rows[25]["source"]) == ("written", "ddr3.bin@0x10000")
+    assert rows[25]["reason"] == ("blob md_Kprb_data25.BIN has only 0x64 of 0x4000 bytes; bytes "
+                                  "from the --memory image")
+    assert ("no SMEM table in the --memory images; they only fill regions whose blobs are "
+            "missing or short") in doc["warnings"]
+    assert "2 regions taken from the --memory images (blob missing or short): ID 10, ID 25" \
+        in doc["warnings"]
+    assert main(["build", "--from-table", str(md), *memory, "-o", str(tmp_path / "a.vmcore")]) == 0
+    assert main(["build", "--from-table", str(samples / "md"), "-o", str(tmp_path / "b.vmcore")]) == 0
+    assert (tmp_path / "a.vmcore").read_bytes() == (tmp_path / "b.vmcore").read_bytes()
+
+
+def test_ram_images_that_miss_the_region_leave_it_lost(capsys, md, samples):
+    (md / "md_Kjiffies10.BIN").unlink()
+    code, doc, err = regions(capsys, str(md), "--memory", f"{samples / 'ram' / 'ddr2.bin'}@82400000")
+    assert code == 3, err
+    row = next(r for r in doc["regions"] if r["id"] == 10)
+    assert row["status"] == "missing"
+    assert not any("taken from the --memory images" in w for w in doc["warnings"])
+

@@ -1,0 +1,240 @@
+"""What kernel object each region of a capture holds, without a vmlinux.
+
+Firmware names are truncated and sometimes wrong (meminspect v3 names ID 29
+``Ktk_data`` and IDs 30-200 ``Kunknown``, meminspect.md section 8.4), so a
+region's ``object`` comes only from evidence in the capture itself, strongest
+first:
+
+1. the capture's kallsyms tables: one symbol name starts at the region's VA;
+2. VMCOREINFO: ``SYMBOL(name)`` is the region's VA;
+3. the meminspect ID, read with the ID table of the series the capture was
+   built with (:func:`capture_version`: v1/v2 or v3; IDs 26-43 differ), for
+   static IDs (``.inspect_table``, meminspect.md section 4.1) and the
+   kernel's own regions 1-3; a VMCOREINFO symbol of another address
+   contradicts it and leaves the region unnamed;
+4. dynamic registrations (section 4.2) recognised by what points at them:
+   the ``mem_section`` root (the pointer ``mem_section`` holds) and each
+   possible CPU's ``runqueues`` (the one per-CPU object meminspect registers:
+   one region per possible CPU at ``__per_cpu_offset[cpu]`` plus one constant,
+   all of one size, at least two CPUs).
+
+Anything else is ``unknown``: nothing is guessed from a name or a size alone.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from minidump.errors import MinidumpError
+from minidump.meminspect.static import ID_TABLES, MEMINSPECT_ID_DYNAMIC
+from minidump.model import Kind, Region, Status
+
+if TYPE_CHECKING:
+    from minidump.capture import Capture
+
+UNKNOWN = "unknown"
+
+#: the object an ID's enum name registers, where the two differ (meminspect.md section 4.1)
+ID_OBJECTS = {"prb_descs": "_printk_rb_static_descs", "prb_infos": "_printk_rb_static_infos",
+              "prb_data": "__log_buf", "tk_data": "timekeeper_data"}
+#: the kernel's own regions, registered at run time with fixed IDs
+OWN_OBJECTS = {1: "meminspect ELF header", 2: "vmcoreinfo_data"}
+#: the region of ID 3 starts 8 bytes before kernel_config_data, at its "IKCFG_ST" marker
+CONFIG_MARKER = b"IKCFG_ST"
+
+#: the firmware's name for an ID in one series only (its name table, meminspect.md 8.4)
+_NAME_EVIDENCE = {(26, "Kclear_se"): "v3", (29, "Ktk_data"): "v3",
+                  (26, "Khigh_mem"): "v2", (28, "Kinit_mm_"): "v2"}
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """The meminspect series of a capture and why: ``v3``, ``v2`` (v1 and v2 share IDs) or
+    None when the capture does not say, or says both."""
+
+    series: str | None
+    evidence: tuple[str, ...]
+
+    def text(self) -> str:
+        what = {"v3": "v3", "v2": "v1/v2", None: "not known"}[self.series]
+        return f"{what} ({'; '.join(self.evidence)})" if self.evidence else what
+
+
+def capture_version(regions: list[Region], info, scheme: str) -> Version:
+    """v3 or v1/v2, from where VMCOREINFO's symbols sit and the firmware's names by ID."""
+    votes: list[tuple[str, str]] = []
+    by_id = {r.id: r for r in regions if r.id is not None and r.vaddr is not None}
+    if info is not None:
+        clear_seq = info.symbol("clear_seq")
+        if clear_seq is not None and 26 in by_id:
+            votes.append(("v3" if by_id[26].vaddr == clear_seq else "v2",
+                          f"ID 26 {'is' if by_id[26].vaddr == clear_seq else 'is not'} "
+                          "clear_seq"))
+        pgd = info.symbol("swapper_pg_dir")
+        for ident, series in ((42, "v3"), (43, "v2")):
+            if pgd is not None and ident in by_id and by_id[ident].vaddr == pgd:
+                votes.append((series, f"ID {ident} is swapper_pg_dir"))
+    if scheme == "meminspect":
+        for region in regions:
+            series = _NAME_EVIDENCE.get((region.id, region.name))
+            if series:
+                votes.append((series, f"ID {region.id} is named {region.name}"))
+    found = {series for series, _ in votes}
+    evidence = tuple(why for _, why in votes)
+    return Version(found.pop() if len(found) == 1 else None, evidence)
+
+
+def id_object(ident: int | None, version: str | None) -> str | None:
+    """The object a static meminspect ID registers in ``version`` (None: only where every
+    series agrees), or None for IDs that name no fixed object."""
+    if ident is None or not 4 <= ident < MEMINSPECT_ID_DYNAMIC:
+        return None
+    tables = [ID_TABLES[version]] if version else [ID_TABLES["v3"], ID_TABLES["v2"]]
+    names = {t[ident] for t in tables if ident < len(t)}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    if name == "init_mm_pgd":    # declared, never annotated (meminspect.md section 3.2)
+        return None
+    return ID_OBJECTS.get(name, name)
+
+
+def name_objects(capture: "Capture", regions: list[Region]) -> tuple[list[str], dict]:
+    """The object of each of ``regions`` (``unknown`` where nothing identifies it), and what
+    the naming rests on (``meminspect`` version, ``objects`` counts by evidence)."""
+    info = capture.vmcoreinfo
+    table = _kallsyms(capture)
+    meminspect = capture.scheme == "meminspect"
+    version = capture_version(regions, info, capture.scheme) if meminspect else None
+    symbols = _vmcoreinfo_symbols(info)
+    dynamic = _dynamic_objects(capture, regions, info) if meminspect else {}
+    out, counts = [], {}
+    for index, region in enumerate(regions):
+        name, how = _name_one(capture, region, index, table, symbols, version, dynamic, meminspect)
+        out.append(name or UNKNOWN)
+        if name:
+            counts[how] = counts.get(how, 0) + 1
+    meta: dict = {"objects": counts}
+    if version is not None:
+        meta["meminspect"] = version.text()
+    return out, meta
+
+
+def _name_one(capture, region, index, table, symbols, version, dynamic, meminspect):
+    from minidump.kernel.kallsyms import certain_name
+    if region.object:
+        return region.object, "the capture"
+    if table is not None:
+        name = certain_name(table, region.vaddr)
+        if name:
+            return name, "kallsyms"
+    if meminspect and region.id in OWN_OBJECTS:
+        if region.id == 2 and region.kind is not Kind.VMCOREINFO:
+            return None, ""
+        if region.id == 1 and region.kind is not Kind.ELF:
+            return None, ""
+        return OWN_OBJECTS[region.id], "meminspect ID"
+    if meminspect and region.id == 3 and _starts_with(capture, region, CONFIG_MARKER):
+        return "kernel_config_data - 8", "meminspect ID"
+    by_symbol = symbols.get(region.vaddr) if region.vaddr is not None else None
+    if meminspect:
+        name = id_object(region.id, version.series if version else None)
+        if name is not None:
+            where = symbols.get(name)
+            if where is not None and where != region.vaddr:
+                return None, ""      # VMCOREINFO places that object elsewhere
+            return name, "meminspect ID"
+    if by_symbol is not None:
+        return by_symbol, "VMCOREINFO"
+    if index in dynamic:
+        return dynamic[index], "what points at it"
+    return None, ""
+
+
+def _kallsyms(capture):
+    try:
+        return capture.kallsyms()
+    except MinidumpError:
+        return None
+
+
+def _vmcoreinfo_symbols(info) -> dict:
+    """``SYMBOL(name)=addr`` both ways: address -> name (unique addresses only), name -> address."""
+    if info is None:
+        return {}
+    by_addr: dict = {}
+    by_name: dict = {}
+    for key in list(info.entries):
+        if not key.startswith("SYMBOL(") or not key.endswith(")"):
+            continue
+        name = key[7:-1]
+        addr = info.symbol(name)
+        if addr is None:
+            continue
+        by_name[name] = addr
+        by_addr.setdefault(addr, set()).add(name)
+    out: dict = {a: n.pop() for a, n in by_addr.items() if len(n) == 1}
+    out.update(by_name)
+    return out
+
+
+def _starts_with(capture, region: Region, magic: bytes) -> bool:
+    if region.paddr is None or region.status not in (Status.WRITTEN, None):
+        return False
+    try:
+        return capture.read(region.paddr, len(magic)) == magic
+    except MinidumpError:
+        return False
+
+
+def _read_u64s(capture, vaddr: int | None, count: int) -> list[int] | None:
+    if vaddr is None:
+        return None
+    try:
+        data = capture.read_virt(vaddr, 8 * count)
+    except MinidumpError:
+        return None
+    little = capture.elf_arch is None or capture.elf_arch.little_endian
+    return list(struct.unpack(("<" if little else ">") + "Q" * count, data))
+
+
+def _dynamic_objects(capture, regions: list[Region], info) -> dict[int, str]:
+    """Dynamic registrations recognised by the captured pointers that lead to them."""
+    found: dict[int, str] = {}
+    dyn = {i: r for i, r in enumerate(regions)
+           if r.id is not None and r.id >= MEMINSPECT_ID_DYNAMIC and r.vaddr is not None}
+    if not dyn:
+        return found
+    # the SPARSEMEM_EXTREME root: mem_section holds a pointer to it
+    if info is not None and info.symbol("mem_section") is not None:
+        root = _read_u64s(capture, info.symbol("mem_section"), 1)
+        for i, region in dyn.items():
+            if root and region.vaddr == root[0]:
+                found[i] = "mem_section[] root"
+    # runqueues: one region per possible CPU at __per_cpu_offset[cpu] + one constant
+    by_id = {r.id: r for r in regions if r.id is not None}
+    offsets_region, possible_region = by_id.get(17), by_id.get(5)
+    if offsets_region is None or possible_region is None or offsets_region.size < 8:
+        return found
+    offsets = _read_u64s(capture, offsets_region.vaddr, offsets_region.size // 8)
+    mask = _read_u64s(capture, possible_region.vaddr, max(1, possible_region.size // 8))
+    if not offsets or not mask:
+        return found
+    cpus = [c for c in range(min(len(offsets), 64 * len(mask)))
+            if mask[c // 64] >> (c % 64) & 1]
+    if len(cpus) < 2:
+        return found        # one CPU: any region would fit, so nothing is shown
+    groups: dict[tuple[int, int], dict[int, int]] = {}
+    for i, region in dyn.items():
+        if i in found:
+            continue
+        for cpu in cpus:
+            base = (region.vaddr - offsets[cpu]) % (1 << 64)
+            groups.setdefault((base, region.size), {})[cpu] = i
+    for (base, size), members in groups.items():
+        if len(members) == len(cpus):
+            for cpu, i in members.items():
+                found[i] = f"runqueues[{cpu}]"
+    return found
