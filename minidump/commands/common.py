@@ -55,11 +55,21 @@ def output_options(p: argparse.ArgumentParser, *, required: bool, what: str) -> 
     p.add_argument("--force", action="store_true", help="replace an existing output")
 
 
+def report_options(p: argparse.ArgumentParser) -> None:
+    """How ``build`` and ``extract`` report: a summary by default, every row on request."""
+    p.add_argument("--table", "-v", "--verbose", dest="table", action="store_true",
+                   help="list every region (default: a summary and the regions that need "
+                        "attention)")
+
+
 def plan_and_report(capture, args, output: str | None = None):
     """Plan the capture (and write it to ``output``); the regions report and exit code.
 
     What ``regions``, ``build`` and ``extract`` share: losses or a missing
-    VMCOREINFO make the run exit 3; ``-q`` leaves the report out.
+    VMCOREINFO make the run exit 3.  ``regions`` prints every row; ``build`` and
+    ``extract`` print a summary and the rows that need attention (every row with
+    ``--table``).  ``-q`` leaves the report out but never a loss: lost regions
+    then go to stderr, one line each.
     """
     from minidump.cli import ExitCode
     from minidump.report import Document, Progress, regions_document
@@ -71,5 +81,6 @@ def plan_and_report(capture, args, output: str | None = None):
             capture.write_vmcore(output, force=args.force, progress=advance)
     code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
     if getattr(args, "quiet", False) and not args.json:
-        return None, code
-    return Document("regions", doc, args.json), code
+        return (Document("losses", doc) if code == ExitCode.LOST else None), code
+    kind = "build" if output is not None and not getattr(args, "table", False) else "regions"
+    return Document(kind, doc, args.json), code

@@ -109,18 +109,36 @@ def regions_document(capture, plan, output: str | None) -> dict[str, Any]:
         doc["vmcoreinfo"] = (f"{capture.vmcoreinfo.osrelease or '?'} "
                              f"({len(capture.vmcoreinfo.raw)} bytes from "
                              f"{capture.vmcoreinfo_source})")
+    addresses = address_source(capture)
+    if addresses:
+        doc["addresses"] = addresses
     doc["warnings"] = list(plan.warnings if plan is not None else capture.warnings)
     if capture.profile:
         doc["profile"] = capture.profile
     return doc
 
 
+def address_source(capture) -> str:
+    """Where the regions' addresses came from, in the words of the README's input table."""
+    from minidump.model import Kind
+    if getattr(capture, "table_where", ""):
+        return f"the SMEM minidump table ({capture.table_where})"
+    kelf = next((r for r in capture.regions if r.kind is Kind.ELF), None)
+    if kelf is not None:
+        return f"the kernel's ELF header ({kelf.source})"
+    if getattr(capture, "container", "").startswith(("ELF", "kdump", "QEMU")):
+        return "the core's PT_LOADs"
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """What a command hands the printer: ``kind`` picks the renderer, ``data`` is the content.
 
-    ``kind`` is ``regions``, ``info``, ``vmcoreinfo`` (a table of keys),
-    ``records`` (dmesg records), or ``raw`` (bytes written as they are).
+    ``kind`` is ``regions``, ``build`` (the regions document as a summary and the
+    rows that need attention), ``losses`` (one line per lost region, to stderr),
+    ``info``, ``vmcoreinfo`` (a table of keys), ``records`` (dmesg records), or
+    ``raw`` (bytes written as they are).
     """
 
     kind: str
@@ -152,6 +170,8 @@ JSON_RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {"triage": _triage_li
 
 def show(document: Document, out: TextIO | None = None) -> None:
     """Print a command's document: JSON for scripts, a rich rendering for people."""
+    if document.kind == "losses":
+        out = out or sys.stderr
     out = out or sys.stdout
     if document.kind == "raw":
         data = document.data
