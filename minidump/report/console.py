@@ -136,7 +136,8 @@ class Column:
     style: str = ""
 
 
-_HEX = re.compile(r"\S*0x[0-9a-fA-F]+\S*")
+#: numbers a folded column must keep whole: addresses and hashes (build-id, signature)
+_HEX = re.compile(r"\S*0x[0-9a-fA-F]+\S*|\b[0-9a-fA-F]{8,}\b")
 
 
 def _cell_text(cell: str | Text) -> str:
@@ -178,7 +179,15 @@ def fit_table(console: Console, title: str, columns: list[Column],
             i = max(shrinkable, key=lambda j: widths[j])
             widths[i] -= 1
     if limit is not None and sum(widths) + overhead > limit:
-        _stacked(console, title, columns, rows, limit)
+        if show_header:
+            _stacked(console, title, columns, rows, limit)
+        else:     # label: value, one line each
+            if title:
+                _line(console, title)
+            for row in rows:
+                label = Text(f"{_cell_text(row[0])}: ", style="bold")
+                _line(console, label + Text("  ").join(
+                    c if isinstance(c, Text) else Text(c) for c in row[1:]))
         return
     table = Table(title=title or None, title_justify="left", pad_edge=False,
                   show_header=show_header)
@@ -378,7 +387,7 @@ def render_crash(crash: dict[str, Any], console: Console) -> None:
     from minidump.kernel.crash import frame_text
 
     def line(label: str, value: str, style: str = "") -> None:
-        console.print(Text(f"{label}: ", style="bold") + Text(value, style=style))
+        _line(console, Text(f"{label}: ", style="bold") + Text(value, style=style))
 
     events = crash["events"]
     primary = crash["primary"]
@@ -411,24 +420,22 @@ def render_crash(crash: dict[str, Any], console: Console) -> None:
         sig = crash["signature"]
         line("signature", f"{sig['hash']}  ({sig['basis']})")
     if crash["frames"]:
-        console.print(Text("call trace:", style="bold"))
+        _line(console, Text("call trace:", style="bold"))
         for frame in crash["frames"]:
             where = f"  <{frame['context'].upper()}>" if frame.get("context") not in (
                 None, "task") else ""
-            console.print(f"  {frame_text(frame)}{where}")
+            _line(console, f"  {frame_text(frame)}{where}")
     if crash["modules"] is not None:
         line("modules", " ".join(m["name"] + (f"({m['taint']})" if m["taint"] else "")
                                  for m in crash["modules"]) or "(none)")
     if len(events) > 1:
-        table = Table(title="events in the log", title_justify="left", pad_edge=False)
-        for name in ("", "seq", "kind", "record"):
-            table.add_column(name, overflow="fold")
-        for i, event in enumerate(events):
-            table.add_row("*" if i == primary else "", str(event["seq"]), event["kind"],
-                          event["title"])
-        console.print(table)
+        fit_table(console, "events in the log",
+                  [Column("", "number"), Column("seq", "number", "right"), Column("kind", "number"),
+                   Column("record", "fold", min_width=12)],
+                  [["*" if i == primary else "", str(event["seq"]), event["kind"], event["title"]]
+                   for i, event in enumerate(events)])
     for note in crash["log"]["notes"]:
-        console.print(Text(f"log: {note}", style="yellow"))
+        _line(console, Text(f"log: {note}", style="yellow"))
 
 
 def render_vmcoreinfo(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
@@ -474,52 +481,50 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
     """One row per capture (newest first), the crashes by signature, then what went wrong."""
     console = make_console(out, width)
     summary = doc["summary"]
-    table = Table(title="captures, newest first", title_justify="left", pad_edge=False)
-    for name, justify in (("input", "left"), ("status", "left"), ("release", "left"),
-                          ("uptime s", "right"), ("signature", "left"), ("regions", "right"),
-                          ("seen (UTC)", "left")):
-        table.add_column(name, justify=justify, overflow="fold",
-                         no_wrap=name not in ("input", "release"))
+    rows = []
     for rec in doc["records"]:
         crash = rec.get("crash") or {}
         regions = rec.get("regions")
-        table.add_row(
+        rows.append([
             rec["input"], Text(rec["status"], style=TRIAGE_STYLE.get(rec["status"], "")),
             rec.get("release") or "-",
             f"{rec['uptime']:.6f}" if rec.get("uptime") is not None else "-",
             crash.get("signature") or "-",
             f"{regions['written']}/{regions['total']}" if regions else "-",
-            _when(rec.get("seen")))
-    console.print(table)
-    groups = Table(title="crashes by signature, newest first", title_justify="left",
-                   pad_edge=False)
-    for name, justify in (("signature", "left"), ("count", "right"), ("first seen", "left"),
-                          ("last seen", "left"), ("releases", "left"), ("event", "left"),
-                          ("example", "left")):
-        groups.add_column(name, justify=justify, overflow="fold",
-                          no_wrap=name in ("signature", "count", "first seen", "last seen"))
+            _when(rec.get("seen"))])
+    fit_table(console, "captures, newest first",
+              [Column("input", "fold", min_width=12), Column("status", "number"),
+               Column("release", "fold", min_width=10), Column("uptime s", "number", "right"),
+               Column("signature", "number"), Column("regions", "number", "right"),
+               Column("seen (UTC)", "number")], rows)
+    groups = []
     for g in summary["signatures"]:
-        groups.add_row(g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
-                       _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-", g["event"] or "-",
-                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else ""))
-    console.print(groups)
+        groups.append([g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
+                       _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-",
+                       g["event"] or "-",
+                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else "")])
+    fit_table(console, "crashes by signature, newest first",
+              [Column("signature", "number"), Column("count", "number", "right"),
+               Column("first seen", "number"), Column("last seen", "number"),
+               Column("releases", "fold", min_width=10), Column("event", "fold", min_width=12),
+               Column("example", "fold", min_width=12)], groups)
     if summary["no_crash"]["count"]:
-        console.print(f"no crash event in the log: {summary['no_crash']['count']} captures, "
+        _line(console, f"no crash event in the log: {summary['no_crash']['count']} captures, "
                       f"e.g. {', '.join(summary['no_crash']['examples'])}")
     for rec in doc["records"]:
         if rec["status"] == "partial":
-            console.print(Text(f"partial: {rec['input']}: {'; '.join(rec['problems'])}",
+            _line(console, Text(f"partial: {rec['input']}: {'; '.join(rec['problems'])}",
                                style="yellow"))
     for err in summary["errors"]:
         message = err["error"] if err["error"].startswith(err["input"]) else \
             f"{err['input']}: {err['error']}"
-        console.print(Text(f"error: {message}", style="red"))
+        _line(console, Text(f"error: {message}", style="red"))
     if summary["skipped"]:
-        console.print(f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
+        _line(console, f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
                       + ", ".join(summary["skipped"][:3]))
     rate = (f"; {summary['captures'] / summary['elapsed_s']:.1f} captures/s"
             if summary.get("elapsed_s") else "")
-    console.print(f"{summary['captures']} captures: {summary['ok']} ok, "
+    _line(console, f"{summary['captures']} captures: {summary['ok']} ok, "
                   f"{summary['partial']} partial, {summary['error']} errors; "
                   f"{len(summary['signatures'])} crash signatures; {summary['engine']}, "
                   f"{summary['elapsed_s']} s{rate}"
