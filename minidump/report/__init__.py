@@ -131,6 +131,82 @@ def address_source(capture) -> str:
     return ""
 
 
+def attention(row: dict[str, Any]) -> bool:
+    """A region row a person must look at: not written, or written with a reason."""
+    return row["status"] != "written" or bool(row["reason"])
+
+
+def region_title(document: dict[str, Any]) -> str:
+    title = f"{document['input']} — {document['container']}"
+    if document.get("output"):
+        title += f" → {document['output']}"
+    return title
+
+
+#: styles of region statuses (rich style names; the plain printer maps them to SGR codes)
+STATUS_STYLE = {"written": "green", "missing": "red", "short": "red", "duplicate": "yellow",
+                "invalid": "red", "encrypted": "magenta"}
+
+
+def summary_lines(document: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The summary of a regions document as (text, style) lines: counts, bytes, output
+    size, where the addresses came from, VMCOREINFO."""
+    lines = []
+    if len(rows) < len(document["regions"]):
+        shown = {id(r) for r in rows}
+        counts: dict[str, int] = {}
+        for r in document["regions"]:
+            if id(r) not in shown:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+        lines.append((f"… and {sum(counts.values())} more regions ("
+                      + ", ".join(f"{n} {status}" for status, n in counts.items())
+                      + "); --json lists every region", ""))
+    t = document["totals"]
+    parts = [f"{n} {k}" for k, n in t["by_status"].items()]
+    lines.append((f"{t['regions']} regions: {', '.join(parts)}; "
+                  f"{size_text(t['written_bytes'])} of region data"
+                  + (f"; vmcore {size_text(document['output_size'])}"
+                     if document.get("output_size") else ""), ""))
+    if document.get("addresses"):
+        lines.append((f"addresses: {document['addresses']}", ""))
+    if document.get("vmcoreinfo"):
+        lines.append((f"VMCOREINFO: {document['vmcoreinfo']}", ""))
+    return lines
+
+
+def notice_lines(document: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Reasons, warnings and --profile additions as (text, style) lines."""
+    lines = []
+    for row in rows:
+        if row["reason"]:
+            ident = "-" if row["id"] is None else row["id"]
+            style = "" if row["status"] == "written" else STATUS_STYLE.get(row["status"], "")
+            lines.append((f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}", style))
+    for warning in document.get("warnings", []):
+        lines.append((f"warning: {warning}", "yellow"))
+    for item in document.get("profile", []):
+        lines.append((f"added by --profile: {item['name']} ({item['size']} bytes at "
+                      f"{hexa(item['vaddr'])}): {item['why']}", ""))
+    return lines
+
+
+_SGR = {"red": "31", "green": "32", "yellow": "33", "magenta": "35"}
+
+
+def render_summary(document: dict[str, Any], out: TextIO) -> None:
+    """``build``'s report when no region needs attention: a few lines, no rich (it is
+    most of the report's cost).  Colour only on a terminal, never with ``NO_COLOR``."""
+    import os
+    color = hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR")
+    rows = document["regions"]
+    out.write(region_title(document) + "\n")
+    for text, style in summary_lines(document, rows) + notice_lines(document, rows):
+        if color and style in _SGR:
+            text = f"\x1b[{_SGR[style]}m{text}\x1b[0m"
+        out.write(text + "\n")
+    out.flush()
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """What a command hands the printer: ``kind`` picks the renderer, ``data`` is the content.
@@ -184,6 +260,9 @@ def show(document: Document, out: TextIO | None = None) -> None:
     data = safe_document(document.data)
     if document.as_json:
         JSON_RENDERERS.get(document.kind, render_json)(data, out)
+        return
+    if document.kind == "build" and not any(attention(r) for r in data["regions"]):
+        render_summary(data, out)
         return
     from minidump.report import console
     console.RENDERERS[document.kind](data, out)

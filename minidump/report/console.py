@@ -12,7 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from minidump.model import Status
-from minidump.report import hexa, size_text
+from minidump.report import (attention as _attention, hexa, notice_lines,
+                             region_title as _title,
+                             size_text, summary_lines)
 
 STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "red",
                 Status.DUPLICATE: "yellow", Status.INVALID: "red", Status.ENCRYPTED: "magenta"}
@@ -234,11 +236,6 @@ def _stacked(console: Console, title: str, columns: list[Column],
             _line(console, line)
 
 
-def _attention(row: dict[str, Any]) -> bool:
-    """A row a person must look at: not written, or written with a reason."""
-    return row["status"] != "written" or bool(row["reason"])
-
-
 def _region_table(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
     columns = [Column("ID", "number", "right"), Column("name", max_width=NAME_MAX, min_width=5),
                Column("physical", "number", "right"), Column("virtual", "number", "right"),
@@ -254,13 +251,6 @@ def _region_table(console: Console, title: str, rows: list[dict[str, Any]]) -> N
     fit_table(console, title, columns, cells)
 
 
-def _title(document: dict[str, Any]) -> str:
-    title = f"{document['input']} — {document['container']}"
-    if document.get("output"):
-        title += f" → {document['output']}"
-    return title
-
-
 def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None = None,
                    color: bool | None = None, table: bool = True) -> None:
     """The region table (every row, or with ``table=False`` only those that need
@@ -271,47 +261,21 @@ def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None =
         _region_table(console, _title(document), rows)
     else:
         _line(console, _title(document))
-    if len(rows) < len(document["regions"]):
-        shown = {id(r) for r in rows}
-        counts: dict[str, int] = {}
-        for r in document["regions"]:
-            if id(r) not in shown:
-                counts[r["status"]] = counts.get(r["status"], 0) + 1
-        _line(console, f"… and {sum(counts.values())} more regions ("
-              + ", ".join(f"{n} {status}" for status, n in counts.items())
-              + "); --json lists every region")
-    t = document["totals"]
-    parts = [f"{n} {k}" for k, n in t["by_status"].items()]
-    _line(console, f"{t['regions']} regions: {', '.join(parts)}; "
-          f"{size_text(t['written_bytes'])} of region data"
-          + (f"; vmcore {size_text(document['output_size'])}"
-             if document.get("output_size") else ""))
-    if document.get("addresses"):
-        _line(console, f"addresses: {document['addresses']}")
-    if document.get("vmcoreinfo"):
-        _line(console, f"VMCOREINFO: {document['vmcoreinfo']}")
+    for text, style in summary_lines(document, rows):
+        _line(console, Text(text, style=style))
     attention = [r for r in rows if _attention(r)]
     if not table and attention:
         _region_table(console, f"{len(attention)} regions need attention "
                                "(--table lists every region)", attention)
-    for row in rows:
-        if row["reason"]:
-            ident = "-" if row["id"] is None else row["id"]
-            style = "" if row["status"] == "written" else STATUS_STYLE.get(Status(row["status"]),
-                                                                          "")
-            _line(console, Text(f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}",
-                                style=style))
-    for warning in document.get("warnings", []):
-        _line(console, Text(f"warning: {warning}", style="yellow"))
-    for item in document.get("profile", []):
-        _line(console, f"added by --profile: {item['name']} ({item['size']} bytes at "
-                       f"{hexa(item['vaddr'])}): {item['why']}")
+    for text, style in notice_lines(document, rows):
+        _line(console, Text(text, style=style))
 
 
 def render_build(document: dict[str, Any], out: TextIO, *, width: int | None = None,
                  color: bool | None = None) -> None:
     """What ``build`` and ``extract`` print by default: the summary and the rows that need
-    attention, as makedumpfile reports (``--table`` gives every row)."""
+    attention, as makedumpfile reports (``--table`` gives every row).  When no row needs
+    attention, :func:`minidump.report.render_summary` prints it without rich."""
     render_regions(document, out, width=width, color=color, table=False)
 
 

@@ -80,3 +80,15 @@ def test_json_is_every_row(tmp_path, capsys):
     assert main(["build", "--from-table", str(MD), "--json", "-o", str(tmp_path / "v")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["regions"]) == 53 and doc["addresses"].startswith("the kernel's ELF header")
+
+
+def test_a_clean_summary_does_not_load_rich(tmp_path):
+    """rich is most of the report's cost; a summary without attention rows does not need it."""
+    import subprocess
+    import sys
+    code = ("import sys; from minidump.cli import main; "
+            f"rc = main(['build', '--from-table', {str(MD)!r}, '-o', {str(tmp_path / 'v')!r}]); "
+            "print(rc, 'rich' in sys.modules, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr.split() == ["0", "False"]
+    assert "53 regions: 53 written" in proc.stdout
