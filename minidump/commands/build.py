@@ -32,9 +32,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "image holding the SMEM table")
     add_input_options(p, positional=None)
     output_options(p, required=True, what="vmcore to write")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", "-q", action="store_true",
-                   help="no report; lost regions still go to stderr")
     report_options(p)
     return p
 

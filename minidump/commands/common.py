@@ -35,9 +35,32 @@ def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "i
 def open_capture(args, path: str, *, vmlinux: str | None = None):
     """``minidump.open`` with the command's input options."""
     from minidump.api import open as open_
-    return open_(path, memory=args.memory, table_addr=args.table_addr, smem_base=args.smem_base,
-                 sahara_table=args.sahara_table, vmcoreinfo=args.vmcoreinfo, format=args.format,
-                 arch=args.arch, vmlinux=vmlinux, progress=not getattr(args, "json", False))
+    from minidump.errors import FormatError
+    try:
+        return open_(path, memory=args.memory, table_addr=args.table_addr,
+                     smem_base=args.smem_base, sahara_table=args.sahara_table,
+                     vmcoreinfo=args.vmcoreinfo, format=args.format, arch=args.arch,
+                     vmlinux=vmlinux, progress=not getattr(args, "json", False))
+    except FormatError as exc:
+        hint = _format_hint(args, path)
+        if hint:
+            raise FormatError(f"{exc.problem}; {hint}", path=exc.path, offset=exc.offset,
+                              field=exc.field) from exc
+        raise
+
+
+def _format_hint(args, path: str) -> str:
+    """The fix for a forced ``--format`` that does not match the input (same line)."""
+    if args.format == "auto":
+        return ""
+    from minidump.sources import detect
+    try:
+        found = detect(path, has_memory=bool(args.memory)).kind
+    except Exception:   # noqa: BLE001  (a hint only: the original error stands)
+        return ""
+    if found == args.format:
+        return ""
+    return f"this is a {found} input: drop --format {args.format} (or pass --format {found})"
 
 
 def input_paths(args, path: str | None) -> list[str]:

@@ -45,9 +45,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
                    help="ID names when the vmlinux has no enum meminspect_uid")
     output_options(p, required=True, what="vmcore to write")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", "-q", action="store_true",
-                   help="no report; lost regions still go to stderr")
     report_options(p)
     return p
 

@@ -25,6 +25,17 @@ from minidump.model import Region, Status
 
 _UNSAFE = None
 
+#: ``--color``: True (always), False (never), None (on a terminal, unless NO_COLOR is set)
+COLOR: bool | None = None
+
+
+def use_color(out) -> bool:
+    """Whether to colour what goes to ``out`` (``--color``, ``NO_COLOR``, a terminal)."""
+    import os
+    if COLOR is not None:
+        return COLOR
+    return bool(hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR"))
+
 
 def safe(text: str) -> str:
     """``text`` with control characters and undecodable bytes escaped (see the module doc)."""
@@ -196,8 +207,7 @@ _SGR = {"red": "31", "green": "32", "yellow": "33", "magenta": "35"}
 def render_summary(document: dict[str, Any], out: TextIO) -> None:
     """``build``'s report when no region needs attention: a few lines, no rich (it is
     most of the report's cost).  Colour only on a terminal, never with ``NO_COLOR``."""
-    import os
-    color = hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR")
+    color = use_color(out)
     rows = document["regions"]
     out.write(region_title(document) + "\n")
     for text, style in summary_lines(document, rows) + notice_lines(document, rows):

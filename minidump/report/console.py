@@ -103,13 +103,11 @@ def make_console(out: TextIO, width: int | None = None, color: bool | None = Non
     are off: every string printed is data (the document was made safe by
     :func:`minidump.report.safe` before it got here).
     """
+    from minidump.report import use_color
     columns = terminal_width(out, width)
-    if color is None and os.environ.get("NO_COLOR"):
-        color = False
+    color = use_color(out) if color is None else color
     console = Console(file=_PlainLines(out), width=columns or UNLIMITED,
-                      color_system="auto" if color is not False else None,
-                      force_terminal=color if color is not None else (
-                          hasattr(out, "isatty") and out.isatty()) or None,
+                      color_system="auto" if color else None, force_terminal=color,
                       highlight=False, soft_wrap=True, markup=False, emoji=False)
     console.layout_width = columns   # what tables must fit in (None: unlimited)
     return console
