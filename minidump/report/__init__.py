@@ -293,8 +293,16 @@ class Progress:
         from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, Progress as Bar,
                                    TimeRemainingColumn, TransferSpeedColumn)
+        from rich.text import Text
+
+        class BinarySpeed(TransferSpeedColumn):   # rich's own counts MB/s; reports count MiB
+            def render(self, task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("?" if speed is None else f"{size_text(int(speed))}/s",
+                            style="progress.data.speed")
+
         self._progress = Bar(self.label, BarColumn(), DownloadColumn(binary_units=True),
-                             TransferSpeedColumn(), TimeRemainingColumn(),
+                             BinarySpeed(), TimeRemainingColumn(),
                              console=Console(stderr=True), transient=True)
         self._progress.start()
         task = self._progress.add_task("write", total=self.total)

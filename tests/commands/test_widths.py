@@ -208,3 +208,15 @@ def test_pipe_plain_lines(tmp_path, columns):
     assert widest <= (columns or 10**6)
     if columns is None:     # as wide as the table needs: nothing shortened
         assert "md_Kvmcorein2.BIN" in regions and "…" not in regions
+
+
+def test_progress_bar_counts_binary_units_in_a_pty(tmp_path):
+    """The bar (a terminal's stderr, over 64 MiB) says MiB and MiB/s or GiB/s, as reports do."""
+    from builders.blobs import MIB, make_input
+    make_input(str(tmp_path / "md"), count=8, total=80 * MIB)
+    text = _pty([*COMMAND, "build", "--from-table", str(tmp_path / "md"), "-o",
+                 str(tmp_path / "out")], 100, _env()).replace("\r", "\n")
+    frames = [line for line in text.splitlines() if line.startswith("writing")]
+    assert frames and all("/80.0 MiB" in f for f in frames), frames
+    assert not re.search(r"\d (?:MB|GB|kB)", text)
+    assert "80.0 MiB of region data" in text
