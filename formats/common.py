@@ -7,6 +7,7 @@ field's name, so messages read ``file: offset 0x1a8 (minidump_region[3].valid): 
 
 from __future__ import annotations
 
+import re
 import struct
 from functools import lru_cache
 from typing import Any
@@ -94,6 +95,20 @@ def _locate(schema: cs.Construct, parts: list[str]) -> tuple[int, str]:
     return offset, ".".join(names)
 
 
+_BYTES_LITERAL = re.compile(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"")
+
+
+def _bytes_shown(match: "re.Match[str]") -> str:
+    """A magic in an error: hex and the printable characters (STYLE.md 5), not a bytes repr."""
+    import ast
+    try:
+        data = ast.literal_eval(match.group())
+    except (ValueError, SyntaxError):
+        return match.group()
+    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data)
+    return f"0x{data.hex()} '{text}'"
+
+
 def parse_at(schema: cs.Construct, buf: bytes | bytearray | memoryview, offset: int = 0, *,
              path: str | None = None, what: str | None = None, base: int = 0,
              **context: Any) -> Any:
@@ -119,6 +134,8 @@ def parse_at(schema: cs.Construct, buf: bytes | bytearray | memoryview, offset: 
         name = f"{what}.{field}" if field else what
         message = str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
         message = message.removeprefix("parsing ").replace(" but parsed ", ", got ")
+        if isinstance(exc, cs.ConstError):
+            message = _BYTES_LITERAL.sub(_bytes_shown, message)
         if isinstance(exc, cs.StreamError):
             raise TruncatedError("truncated: structure runs past the end of the data",
                                  path=path, offset=base + offset + rel, field=name) from exc

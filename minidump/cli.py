@@ -38,24 +38,53 @@ then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(ExitCode.USAGE, f"minidump: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{PROG}: error: {message}\n")
+
+
+#: the name the program was invoked by (``minidump`` or ``kminidump``): usage and errors
+#: use it
+PROG = "minidump"
+
+
+def _prog(argv0: str | None = None) -> str:
+    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
+    return name if name in ("minidump", "kminidump") else "minidump"
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before or after the subcommand's name.
+
+    On the subcommand's parser they default to SUPPRESS, so a value given before
+    the subcommand is not overwritten by the subcommand's default.
+    """
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument("--debug", action="store_true", default=default(False),
+                       help="show tracebacks")
+    group.add_argument("--json", action="store_true", default=default(False),
+                       help="print the report as JSON")
+    group.add_argument("--quiet", "-q", action="store_true", default=default(False),
+                       help="print nothing when all is well (losses and errors still go to "
+                            "stderr)")
+    group.add_argument("--color", choices=("auto", "always", "never"), default=default("auto"),
+                       help="colour on a terminal (default: auto; NO_COLOR turns it off)")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; only the module of ``command`` is imported."""
     from minidump.commands import COMMANDS, load
 
-    parser = _Parser(prog="minidump",
+    parser = _Parser(prog=PROG,
                      description="Turn Linux kernel minidumps into small ELF vmcores that "
                                  "crash and drgn open.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"minidump {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, summary in COMMANDS.items():
         if name == command:
             p = load(name).add_parser(sub)
-            p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+            add_global_options(p, top=False)
         else:  # listed in --help without importing it
             sub.add_parser(name, help=summary, add_help=False)
     return parser
@@ -70,7 +99,7 @@ def _command_in(argv: list[str]) -> str | None:
 def _error(message: str) -> None:
     """The one error line; paths and names in it came from captures, so it is made safe."""
     from minidump.report import safe
-    print(f"minidump: error: {safe(message)}", file=sys.stderr)
+    print(f"{PROG}: error: {safe(message)}", file=sys.stderr)
 
 
 class Terminated(BaseException):
@@ -122,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    global PROG
+    PROG = _prog()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
+    import minidump.report as report
+    report.COLOR = {"never": False, "always": True}.get(args.color)
     if not args.command:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
@@ -132,6 +165,8 @@ def _main(argv: list[str] | None) -> int:
         from minidump.commands import load
         from minidump.report import show
         document, code = load(args.command).run(args)
+        if document is not None and args.quiet and not args.json and document.kind != "losses":
+            document = None      # -q: the exit status says it; losses still reach stderr
         if document is not None:
             show(document)
         return int(code)

@@ -7,7 +7,8 @@ import argparse
 from minidump.cli import ExitCode
 from minidump.commands import COMMANDS
 from minidump.commands.common import (add_input_options, input_paths, open_capture,
-                                      output_options, plan_and_report)
+                                      output_options, plan_and_report,
+                                      report_options)
 from minidump.report import Document
 
 EXAMPLES = """\
@@ -31,8 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "image holding the SMEM table")
     add_input_options(p, positional=None)
     output_options(p, required=True, what="vmcore to write")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no report table")
+    report_options(p)
     return p
 
 

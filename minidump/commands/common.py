@@ -37,9 +37,32 @@ def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "i
 def open_capture(args, path: str, *, vmlinux: str | None = None):
     """``minidump.open`` with the command's input options."""
     from minidump.api import open as open_
-    return open_(path, memory=args.memory, table_addr=args.table_addr, smem_base=args.smem_base,
-                 sahara_table=args.sahara_table, vmcoreinfo=args.vmcoreinfo, format=args.format,
-                 arch=args.arch, vmlinux=vmlinux, progress=not getattr(args, "json", False))
+    from minidump.errors import FormatError
+    try:
+        return open_(path, memory=args.memory, table_addr=args.table_addr,
+                     smem_base=args.smem_base, sahara_table=args.sahara_table,
+                     vmcoreinfo=args.vmcoreinfo, format=args.format, arch=args.arch,
+                     vmlinux=vmlinux, progress=not getattr(args, "json", False))
+    except FormatError as exc:
+        hint = _format_hint(args, path)
+        if hint:
+            raise FormatError(f"{exc.problem}; {hint}", path=exc.path, offset=exc.offset,
+                              field=exc.field) from exc
+        raise
+
+
+def _format_hint(args, path: str) -> str:
+    """The fix for a forced ``--format`` that does not match the input (same line)."""
+    if args.format == "auto":
+        return ""
+    from minidump.sources import detect
+    try:
+        found = detect(path, has_memory=bool(args.memory)).kind
+    except Exception:   # noqa: BLE001  (a hint only: the original error stands)
+        return ""
+    if found == args.format:
+        return ""
+    return f"this is a {found} input: drop --format {args.format} (or pass --format {found})"
 
 
 def input_paths(args, path: str | None) -> list[str]:
@@ -57,11 +80,21 @@ def output_options(p: argparse.ArgumentParser, *, required: bool, what: str) -> 
     p.add_argument("--force", action="store_true", help="replace an existing output")
 
 
+def report_options(p: argparse.ArgumentParser) -> None:
+    """How ``build`` and ``extract`` report: a summary by default, every row on request."""
+    p.add_argument("--table", "-v", "--verbose", dest="table", action="store_true",
+                   help="list every region (default: a summary and the regions that need "
+                        "attention)")
+
+
 def plan_and_report(capture, args, output: str | None = None):
     """Plan the capture (and write it to ``output``); the regions report and exit code.
 
     What ``regions``, ``build`` and ``extract`` share: losses or a missing
-    VMCOREINFO make the run exit 3; ``-q`` leaves the report out.
+    VMCOREINFO make the run exit 3.  ``regions`` prints every row; ``build`` and
+    ``extract`` print a summary and the rows that need attention (every row with
+    ``--table``).  ``-q`` leaves the report out but never a loss: lost regions
+    then go to stderr, one line each.
     """
     from minidump.cli import ExitCode
     from minidump.report import Document, Progress, regions_document
@@ -74,8 +107,9 @@ def plan_and_report(capture, args, output: str | None = None):
             capture.write_vmcore(output, force=args.force, progress=advance)
     code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
     if getattr(args, "quiet", False) and not args.json:
-        return None, code
-    return Document("regions", doc, args.json), code
+        return (Document("losses", doc) if code == ExitCode.LOST else None), code
+    kind = "build" if output is not None and not getattr(args, "table", False) else "regions"
+    return Document(kind, doc, args.json), code
 
 
 def fill_objects(capture, regions, doc) -> None:

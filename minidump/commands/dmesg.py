@@ -20,6 +20,7 @@ examples:
   minidump dmesg md/                         # straight from md_*.BIN blobs (or Raw_Dmp!, RAM)
   minidump dmesg vmcore --caller             # with [    T123] caller ids (makedumpfile 1.7.5+)
   minidump dmesg md.vmcore --vmcoreinfo vmcoreinfo.txt   # a capture without VMCOREINFO
+  minidump dmesg md/ --json                  # records: seq, timestamp, level, caller, text
 then:  minidump info vmcore
 """
 
@@ -48,7 +49,18 @@ def run(args) -> tuple[Document | None, ExitCode]:
     if args.output:   # refuse before the (possibly long) walk, not after it
         check_output(args.output, force=args.force, inputs=inputs)
     with open_capture(args, args.capture) as capture:
-        text = capture.kernel_log(partial=args.partial).text(caller=args.caller)
+        log = capture.kernel_log(partial=args.partial)
+    if args.json:
+        records = [{"seq": r.seq, "timestamp": None if r.timestamp_ns is None
+                    else r.timestamp_ns / 1e9, "timestamp_ns": r.timestamp_ns,
+                    "level": r.level, "caller": r.caller, "text": r.text}
+                   for r in log.as_records()]
+        if not args.output:
+            return Document("records", records, True), ExitCode.OK
+        import json
+        text = (json.dumps(records, indent=2) + "\n").encode()
+    else:
+        text = log.text(caller=args.caller)
     if args.output:
         with atomic_output(args.output, force=args.force, inputs=inputs) as out:
             out.write(text)

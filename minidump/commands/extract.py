@@ -6,7 +6,8 @@ import argparse
 
 from minidump.cli import ExitCode
 from minidump.commands import COMMANDS
-from minidump.commands.common import input_paths, output_options, plan_and_report
+from minidump.commands.common import (input_paths, output_options, plan_and_report,
+                                      report_options)
 from minidump.report import Document
 
 EXAMPLES = """\
@@ -44,8 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
                    help="ID names when the vmlinux has no enum meminspect_uid")
     output_options(p, required=True, what="vmcore to write")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no report table")
+    report_options(p)
     return p
 
 

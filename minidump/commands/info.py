@@ -37,7 +37,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_input_options(p, positional="capture")
     p.add_argument("--vmlinux", metavar="VMLINUX",
                    help="read symbols from it and verify it matches the capture")
-    p.add_argument("--json", action="store_true", help="print the document as JSON")
     return p
 
 

@@ -36,7 +36,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "with a full capture, the regions extract would write")
     p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
                    help="ID names when the vmlinux has no enum meminspect_uid")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
     return p
 
 

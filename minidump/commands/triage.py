@@ -43,8 +43,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", metavar="PATH", nargs="+",
                    help="a capture, or a directory searched for captures")
-    p.add_argument("--json", action="store_true",
-                   help="JSON Lines: one object per capture, then one summary object")
     p.add_argument("--workers", metavar="N", type=int, default=None,
                    help="worker processes (default: the CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -43,7 +43,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--pagesize", type=int, metavar="N",
                    help="PAGESIZE to write when generating (default: the capture's, else 4096)")
     p.add_argument("--table", action="store_true", help="decode every key into a table")
-    p.add_argument("--json", action="store_true", help="print the decoded keys as JSON")
     output_options(p, required=False, what="write the text to FILE, not stdout")
     return p
 

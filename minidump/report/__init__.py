@@ -25,6 +25,17 @@ from minidump.model import Region, Status
 
 _UNSAFE = None
 
+#: ``--color``: True (always), False (never), None (on a terminal, unless NO_COLOR is set)
+COLOR: bool | None = None
+
+
+def use_color(out) -> bool:
+    """Whether to colour what goes to ``out`` (``--color``, ``NO_COLOR``, a terminal)."""
+    import os
+    if COLOR is not None:
+        return COLOR
+    return bool(hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR"))
+
 
 def safe(text: str) -> str:
     """``text`` with control characters and undecodable bytes escaped (see the module doc)."""
@@ -109,18 +120,117 @@ def regions_document(capture, plan, output: str | None) -> dict[str, Any]:
         doc["vmcoreinfo"] = (f"{capture.vmcoreinfo.osrelease or '?'} "
                              f"({len(capture.vmcoreinfo.raw)} bytes from "
                              f"{capture.vmcoreinfo_source})")
+    addresses = address_source(capture)
+    if addresses:
+        doc["addresses"] = addresses
     doc["warnings"] = list(plan.warnings if plan is not None else capture.warnings)
     if capture.profile:
         doc["profile"] = capture.profile
     return doc
 
 
+def address_source(capture) -> str:
+    """Where the regions' addresses came from, in the words of the README's input table."""
+    from minidump.model import Kind
+    if getattr(capture, "table_where", ""):
+        return f"the SMEM minidump table ({capture.table_where})"
+    kelf = next((r for r in capture.regions if r.kind is Kind.ELF), None)
+    if kelf is not None:
+        return f"the kernel's ELF header ({kelf.source})"
+    if getattr(capture, "container", "").startswith(("ELF", "kdump", "QEMU")):
+        return "the core's PT_LOADs"
+    return ""
+
+
+def attention(row: dict[str, Any]) -> bool:
+    """A region row a person must look at: not written, or written with a reason."""
+    return row["status"] != "written" or bool(row["reason"])
+
+
+def region_title(document: dict[str, Any]) -> str:
+    title = f"{document['input']} — {document['container']}"
+    if document.get("output"):
+        title += f" → {document['output']}"
+    return title
+
+
+#: styles of region statuses (rich style names; the plain printer maps them to SGR codes)
+STATUS_STYLE = {"written": "green", "missing": "red", "short": "red", "duplicate": "yellow",
+                "invalid": "red", "encrypted": "magenta"}
+
+
+def summary_lines(document: dict[str, Any], rows: list[dict[str, Any]], *,
+                  table: bool = True) -> list[tuple[str, str]]:
+    """The summary of a regions document as (text, style) lines: counts, bytes, output
+    size, where the addresses came from, VMCOREINFO; beside a full table also how the
+    objects were named."""
+    lines = []
+    if len(rows) < len(document["regions"]):
+        shown = {id(r) for r in rows}
+        counts: dict[str, int] = {}
+        for r in document["regions"]:
+            if id(r) not in shown:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+        lines.append((f"… and {sum(counts.values())} more regions ("
+                      + ", ".join(f"{n} {status}" for status, n in counts.items())
+                      + "); --json lists every region", ""))
+    t = document["totals"]
+    parts = [f"{n} {k}" for k, n in t["by_status"].items()]
+    lines.append((f"{t['regions']} regions: {', '.join(parts)}; "
+                  f"{size_text(t['written_bytes'])} of region data"
+                  + (f"; vmcore {size_text(document['output_size'])}"
+                     if document.get("output_size") else ""), ""))
+    if document.get("addresses"):
+        lines.append((f"addresses: {document['addresses']}", ""))
+    if table and document.get("objects"):
+        lines.append((f"objects: {document['objects']}", ""))
+    if table and document.get("meminspect"):
+        lines.append((f"meminspect IDs: {document['meminspect']}", ""))
+    if document.get("vmcoreinfo"):
+        lines.append((f"VMCOREINFO: {document['vmcoreinfo']}", ""))
+    return lines
+
+
+def notice_lines(document: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Reasons, warnings and --profile additions as (text, style) lines."""
+    lines = []
+    for row in rows:
+        if row["reason"]:
+            ident = "-" if row["id"] is None else row["id"]
+            style = "" if row["status"] == "written" else STATUS_STYLE.get(row["status"], "")
+            lines.append((f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}", style))
+    for warning in document.get("warnings", []):
+        lines.append((f"warning: {warning}", "yellow"))
+    for item in document.get("profile", []):
+        lines.append((f"added by --profile: {item['name']} ({item['size']} bytes at "
+                      f"{hexa(item['vaddr'])}): {item['why']}", ""))
+    return lines
+
+
+_SGR = {"red": "31", "green": "32", "yellow": "33", "magenta": "35"}
+
+
+def render_summary(document: dict[str, Any], out: TextIO) -> None:
+    """``build``'s report when no region needs attention: a few lines, no rich (it is
+    most of the report's cost).  Colour only on a terminal, never with ``NO_COLOR``."""
+    color = use_color(out)
+    rows = document["regions"]
+    out.write(region_title(document) + "\n")
+    for text, style in summary_lines(document, rows, table=False) + notice_lines(document, rows):
+        if color and style in _SGR:
+            text = f"\x1b[{_SGR[style]}m{text}\x1b[0m"
+        out.write(text + "\n")
+    out.flush()
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """What a command hands the printer: ``kind`` picks the renderer, ``data`` is the content.
 
-    ``kind`` is ``regions``, ``info``, ``vmcoreinfo`` (a table of keys),
-    ``records`` (dmesg records), or ``raw`` (bytes written as they are).
+    ``kind`` is ``regions``, ``build`` (the regions document as a summary and the
+    rows that need attention), ``losses`` (one line per lost region, to stderr),
+    ``info``, ``vmcoreinfo`` (a table of keys), ``records`` (dmesg records), or
+    ``raw`` (bytes written as they are).
     """
 
     kind: str
@@ -152,6 +262,8 @@ JSON_RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {"triage": _triage_li
 
 def show(document: Document, out: TextIO | None = None) -> None:
     """Print a command's document: JSON for scripts, a rich rendering for people."""
+    if document.kind == "losses":
+        out = out or sys.stderr
     out = out or sys.stdout
     if document.kind == "raw":
         data = document.data
@@ -164,6 +276,9 @@ def show(document: Document, out: TextIO | None = None) -> None:
     data = safe_document(document.data)
     if document.as_json:
         JSON_RENDERERS.get(document.kind, render_json)(data, out)
+        return
+    if document.kind == "build" and not any(attention(r) for r in data["regions"]):
+        render_summary(data, out)
         return
     from minidump.report import console
     console.RENDERERS[document.kind](data, out)
@@ -184,8 +299,16 @@ class Progress:
         from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, Progress as Bar,
                                    TimeRemainingColumn, TransferSpeedColumn)
+        from rich.text import Text
+
+        class BinarySpeed(TransferSpeedColumn):   # rich's own counts MB/s; reports count MiB
+            def render(self, task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("?" if speed is None else f"{size_text(int(speed))}/s",
+                            style="progress.data.speed")
+
         self._progress = Bar(self.label, BarColumn(), DownloadColumn(binary_units=True),
-                             TransferSpeedColumn(), TimeRemainingColumn(),
+                             BinarySpeed(), TimeRemainingColumn(),
                              console=Console(stderr=True), transient=True)
         self._progress.start()
         task = self._progress.add_task("write", total=self.total)

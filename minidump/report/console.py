@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 from rich.console import Console
@@ -9,7 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from minidump.model import Status
-from minidump.report import hexa, size_text
+from minidump.report import (attention as _attention, hexa, notice_lines,
+                             region_title as _title,
+                             summary_lines)
 
 STATUS_STYLE = {Status.WRITTEN: "green", Status.MISSING: "red", Status.SHORT: "red",
                 Status.DUPLICATE: "yellow", Status.INVALID: "red", Status.ENCRYPTED: "magenta"}
@@ -31,98 +36,277 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return (attention + quiet)[:TABLE_ROWS_MAX]
 
 
-def make_console(out: TextIO, width: int | None = None, color: bool | None = None) -> Console:
-    """A rich Console on ``out``; pipes and files get 120 columns so addresses never fold.
+class _PlainLines:
+    """A text stream that drops the spaces rich pads lines with (before a newline).
 
-    Markup and emoji codes are off: every string printed is data (the document was
-    made safe by :func:`minidump.report.safe` before it got here).
+    Piped output is for ``grep`` and ``cut``: no line ends in padding.  Colour codes
+    between the padding and the newline are kept.
     """
-    if width is None and not (hasattr(out, "isatty") and out.isatty()):
-        width = 120
-    return Console(file=out, width=width, color_system="auto" if color is not False else None,
-                   force_terminal=color, highlight=False, soft_wrap=False, markup=False,
-                   emoji=False)
+
+    _PAD = None
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._tail = ""
+
+    def write(self, text: str) -> int:
+        if _PlainLines._PAD is None:
+            _PlainLines._PAD = re.compile(r" +((?:\x1b\[[0-9;]*m)*)\n")
+        text = self._tail + text
+        head, sep, self._tail = text.rpartition("\n")
+        if sep:
+            self.out.write(_PlainLines._PAD.sub(r"\1\n", head + sep))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._tail:
+            self.out.write(self._tail.rstrip(" "))
+            self._tail = ""
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.out.fileno()
 
 
-def _number_column(table: Table, name: str, cells: list[str]) -> None:
-    """A column of numbers: never wrapped, never shortened (its width is its longest cell)."""
-    table.add_column(name, justify="right", no_wrap=True, overflow="ignore",
-                     min_width=max([len(name), *map(len, cells)]))
+def terminal_width(out: TextIO, width: int | None = None) -> int | None:
+    """The columns to lay out for: ``width``, else ``COLUMNS``, else the terminal's.
+
+    ``None`` means unlimited: a pipe or file without ``COLUMNS`` gets tables as
+    wide as they need and lines that are never wrapped.
+    """
+    if width is not None:
+        return max(width, 1)
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if hasattr(out, "isatty") and out.isatty():
+        try:
+            return os.get_terminal_size(out.fileno()).columns or 80
+        except (OSError, ValueError):
+            return 80
+    return None
+
+
+#: the console width used where nothing limits it (a pipe without COLUMNS)
+UNLIMITED = 100_000
+
+
+def make_console(out: TextIO, width: int | None = None, color: bool | None = None) -> Console:
+    """A rich Console on ``out`` that never hard-wraps and never pads a line's end.
+
+    Tables are laid out for :func:`terminal_width` columns (see :func:`fit_table`);
+    free text (warnings, facts) is printed as one line per item and left for the
+    terminal to wrap, so ``grep`` finds a whole warning.  Markup and emoji codes
+    are off: every string printed is data (the document was made safe by
+    :func:`minidump.report.safe` before it got here).
+    """
+    from minidump.report import use_color
+    columns = terminal_width(out, width)
+    color = use_color(out) if color is None else color
+    console = Console(file=_PlainLines(out), width=columns or UNLIMITED,
+                      color_system="auto" if color else None, force_terminal=color,
+                      highlight=False, soft_wrap=True, markup=False, emoji=False)
+    console.layout_width = columns   # what tables must fit in (None: unlimited)
+    return console
+
+
+def _line(console: Console, text: str | Text) -> None:
+    """One line of free text, never hard-wrapped."""
+    console.print(text, soft_wrap=True)
+    console.file.flush()
+
+
+@dataclass
+class Column:
+    """A column for :func:`fit_table`.
+
+    ``kind``: ``number`` cells (addresses, sizes, IDs, statuses) are never cut
+    or wrapped; ``text`` cells are shortened with an ellipsis (down to
+    ``min_width``) when the table does not fit; ``fold`` cells wrap instead.
+    """
+
+    name: str
+    kind: str = "text"
+    justify: str = "left"
+    max_width: int | None = None
+    min_width: int = 6
+    style: str = ""
+
+
+#: numbers a folded column must keep whole: addresses and hashes (build-id, signature)
+_HEX = re.compile(r"\S*0x[0-9a-fA-F]+\S*|\b[0-9a-fA-F]{8,}\b")
+
+
+def _cell_text(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def fit_table(console: Console, title: str, columns: list[Column],
+              rows: list[list[str | Text]], *, show_header: bool = True) -> None:
+    """Print a table that fits the console, or the same rows stacked when it cannot.
+
+    Numbers are never shortened: first the text columns give way (longest
+    first, down to their ``min_width``), then the layout: each row becomes a
+    block of ``name value`` lines, every value whole.
+    """
+    from rich.cells import cell_len
+
+    natural = []
+    for i, col in enumerate(columns):
+        width = max([cell_len(col.name) if show_header else 0,
+                     *(cell_len(_cell_text(r[i])) for r in rows)], default=0)
+        if col.max_width is not None and col.kind != "number":
+            width = min(width, col.max_width)
+        natural.append(max(width, 1))
+    floors = []
+    for i, col in enumerate(columns):
+        floor = min(col.min_width, natural[i])
+        if col.kind == "fold":   # wrapped at spaces: the longest number stays whole
+            floor = max([floor, *(len(w) for r in rows for w in _HEX.findall(_cell_text(r[i])))])
+        floors.append(floor)
+    limit = console.layout_width
+    widths = list(natural)
+    overhead = 3 * len(columns) - 1
+    if limit is not None:
+        while sum(widths) + overhead > limit:
+            shrinkable = [i for i, col in enumerate(columns)
+                          if col.kind != "number" and widths[i] > floors[i]]
+            if not shrinkable:
+                break
+            i = max(shrinkable, key=lambda j: widths[j])
+            widths[i] -= 1
+    if limit is not None and sum(widths) + overhead > limit:
+        if show_header:
+            _stacked(console, title, columns, rows, limit)
+        else:     # label: value, one line each
+            if title:
+                _line(console, title)
+            for row in rows:
+                label = Text(f"{_cell_text(row[0])}: ", style="bold")
+                _line(console, label + Text("  ").join(
+                    c if isinstance(c, Text) else Text(c) for c in row[1:]))
+        return
+    table = Table(title=title or None, title_justify="left", pad_edge=False,
+                  show_header=show_header)
+    for col, width in zip(columns, widths):
+        table.add_column(col.name, justify=col.justify, width=width, style=col.style,
+                         no_wrap=col.kind != "fold",
+                         overflow="ellipsis" if col.kind == "text" else "fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table, soft_wrap=False)
+    console.file.flush()
+
+
+def _stacked(console: Console, title: str, columns: list[Column],
+             rows: list[list[str | Text]], limit: int) -> None:
+    """The narrow view: one block per row, ``name value`` items packed into lines."""
+    from rich.cells import cell_len
+
+    if title:
+        _line(console, title)
+    for row in rows:
+        lines: list[Text] = []
+        current = Text()
+        for col, cell in zip(columns, row):
+            value = cell if isinstance(cell, Text) else Text(cell)
+            if not value.plain:
+                continue
+            item = Text(f"{col.name} " if col.name else "", style="bold") + value
+            if col.kind == "text":
+                room = max(limit - 2 - cell_len(col.name) - 1, col.min_width)
+                if cell_len(value.plain) > room:
+                    value = value.copy()
+                    value.truncate(room, overflow="ellipsis")
+                    item = Text(f"{col.name} " if col.name else "", style="bold") + value
+            if current.plain and cell_len(current.plain) + 2 + cell_len(item.plain) > limit:
+                lines.append(current)
+                current = Text("  ")
+            elif current.plain:
+                current.append("  ")
+            current.append_text(item)
+        if current.plain.strip():
+            lines.append(current)
+        for line in lines:
+            _line(console, line)
+
+
+def _region_table(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
+    objects = any(r.get("object") for r in rows)
+    columns = [Column("ID", "number", "right"), Column("name", max_width=NAME_MAX, min_width=5)]
+    if objects:
+        columns.append(Column("object", max_width=NAME_MAX, min_width=6))
+    columns += [Column("physical", "number", "right"), Column("virtual", "number", "right"),
+                Column("size", "number", "right"),
+                Column("source", max_width=SOURCE_MAX, min_width=8),
+                Column("status", "number")]
+    cells = []
+    for r in rows:
+        status = Text(r["status"], style=STATUS_STYLE.get(Status(r["status"]), "")
+                      if r["status"] != "pending" else "")
+        named = [r["name"], r.get("object") or ""] if objects else [r["name"]]
+        cells.append(["-" if r["id"] is None else str(r["id"]), *named, hexa(r["paddr"]),
+                      hexa(r["vaddr"]), hexa(r["size"]), r["source"], status])
+    fit_table(console, title, columns, cells)
 
 
 def render_regions(document: dict[str, Any], out: TextIO, *, width: int | None = None,
-                   color: bool | None = None) -> None:
-    """The region table with a title, totals and warnings."""
+                   color: bool | None = None, table: bool = True) -> None:
+    """The region table (every row, or with ``table=False`` only those that need
+    attention) with a title, totals, reasons and warnings."""
     console = make_console(out, width, color)
-    title = f"{document['input']} — {document['container']}"
-    if document.get("output"):
-        title += f" → {document['output']}"
-    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
     rows = _shown(document["regions"])
-    cells = {"ID": ["-" if r["id"] is None else str(r["id"]) for r in rows],
-             "physical": [hexa(r["paddr"]) for r in rows],
-             "virtual": [hexa(r["vaddr"]) for r in rows],
-             "size": [hexa(r["size"]) for r in rows]}
-    _number_column(table, "ID", cells["ID"])
-    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=NAME_MAX)
-    objects = any(r.get("object") for r in rows)
-    if objects:
-        table.add_column("object", no_wrap=True, overflow="ellipsis", max_width=NAME_MAX)
-    for name in ("physical", "virtual", "size"):
-        _number_column(table, name, cells[name])
-    table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=SOURCE_MAX)
-    table.add_column("status", no_wrap=True, overflow="ignore",
-                     min_width=max([6, *(len(r["status"]) for r in rows)]))
-    for i, row in enumerate(rows):
-        status = Text(row["status"], style=STATUS_STYLE.get(Status(row["status"]), "")
-                      if row["status"] != "pending" else "")
-        named = (row["name"], row.get("object") or "") if objects else (row["name"],)
-        table.add_row(cells["ID"][i], *named, cells["physical"][i], cells["virtual"][i],
-                      cells["size"][i], row["source"], status)
-    console.print(table)
-    if len(rows) < len(document["regions"]):
-        shown = {id(r) for r in rows}
-        counts: dict[str, int] = {}
-        for r in document["regions"]:
-            if id(r) not in shown:
-                counts[r["status"]] = counts.get(r["status"], 0) + 1
-        console.print(f"… and {sum(counts.values())} more regions ("
-                      + ", ".join(f"{n} {status}" for status, n in counts.items())
-                      + "); --json lists every region")
-    t = document["totals"]
-    parts = [f"{n} {k}" for k, n in t["by_status"].items()]
-    console.print(f"{t['regions']} regions: {', '.join(parts)}; "
-                  f"{size_text(t['written_bytes'])} of region data"
-                  + (f"; vmcore {size_text(document['output_size'])}"
-                     if document.get("output_size") else ""))
-    if document.get("objects"):
-        console.print(f"objects: {document['objects']}")
-    if document.get("meminspect"):
-        console.print(f"meminspect IDs: {document['meminspect']}")
-    for row in rows:
-        if row["reason"]:
-            ident = "-" if row["id"] is None else row["id"]
-            style = "" if row["status"] == "written" else STATUS_STYLE.get(Status(row["status"]),
-                                                                          "")
-            console.print(Text(f"  ID {ident} {row['name']}: {row['status']}, {row['reason']}",
-                               style=style))
-    if document.get("vmcoreinfo"):
-        console.print(f"VMCOREINFO: {document['vmcoreinfo']}")
-    for warning in document.get("warnings", []):
-        console.print(Text(f"warning: {warning}", style="yellow"))
-    for item in document.get("profile", []):
-        out.write(f"added by --profile: {item['name']} ({item['size']} bytes at "
-                  f"{hexa(item['vaddr'])}): {item['why']}\n")
+    if table:
+        _region_table(console, _title(document), rows)
+    else:
+        _line(console, _title(document))
+    for text, style in summary_lines(document, rows, table=table):
+        _line(console, Text(text, style=style))
+    attention = [r for r in rows if _attention(r)]
+    if not table and attention:
+        _region_table(console, f"{len(attention)} regions need attention "
+                               "(--table lists every region)", attention)
+    for text, style in notice_lines(document, rows):
+        _line(console, Text(text, style=style))
+
+
+def render_build(document: dict[str, Any], out: TextIO, *, width: int | None = None,
+                 color: bool | None = None) -> None:
+    """What ``build`` and ``extract`` print by default: the summary and the rows that need
+    attention, as makedumpfile reports (``--table`` gives every row).  When no row needs
+    attention, :func:`minidump.report.render_summary` prints it without rich."""
+    render_regions(document, out, width=width, color=color, table=False)
+
+
+def render_losses(document: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
+    """One line per lost region (and a missing VMCOREINFO), for stderr under ``-q``."""
+    lost = [r for r in document["regions"] if r["status"] in LOST_STATUSES]
+    for row in lost[:LOSS_LINES_MAX]:
+        ident = "-" if row["id"] is None else row["id"]
+        out.write(f"minidump: lost: ID {ident} {row['name']} ({row['source']}): "
+                  f"{row['status']}" + (f", {row['reason']}" if row["reason"] else "") + "\n")
+    if len(lost) > LOSS_LINES_MAX:
+        out.write(f"minidump: lost: … and {len(lost) - LOSS_LINES_MAX} more regions "
+                  "(--json lists every region)\n")
+    if document.get("output") is not None and not document.get("vmcoreinfo"):
+        out.write("minidump: lost: no VMCOREINFO in the capture (give --vmcoreinfo FILE)\n")
+    out.flush()
+
+
+LOST_STATUSES = {s.value for s in Status if s.lost}
+#: the most loss lines ``-q`` prints before a count of the rest
+LOSS_LINES_MAX = 50
 
 
 def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
     """The facts as a two-column table, then the readiness table."""
     console = make_console(out, width)
     f = doc["facts"]
-    facts = Table(title=f"{doc['input']}" + (f" + {doc['vmlinux']}" if doc["vmlinux"] else ""),
-                  title_justify="left", show_header=False, pad_edge=False)
-    facts.add_column("fact", style="bold")
-    facts.add_column("value", overflow="fold")
+    title = f"{doc['input']}" + (f" + {doc['vmlinux']}" if doc["vmlinux"] else "")
+    fact_rows = []
     uts = f["utsname"]
     taint = f["taint"]
     for name, value in (
@@ -139,36 +323,38 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
              else "-"),
             ("crash time", str(f["crashtime"]) if f["crashtime"] else "-"),
             ("kernel log", f["log"])):
-        facts.add_row(name, value)
+        fact_rows.append([name, value])
     symbols = f.get("symbols")
     if symbols is not None:
-        facts.add_row("symbols", f"{symbols['count']} ({symbols['encoding']})  "
-                      f"[{symbols['source']}]" if not symbols["error"]
-                      else f"- ({symbols['error']})")
+        fact_rows.append(["symbols", f"{symbols['count']} ({symbols['encoding']})  "
+                          f"[{symbols['source']}]" if not symbols["error"]
+                          else f"- ({symbols['error']})"])
     for cpu in f.get("cpus") or []:
-        facts.add_row(f"CPU {cpu['cpu']} PC", f"{hexa(cpu['pc'])} "
-                      f"{cpu['pc_symbol'] or '(no symbol)'}  pr_pid {cpu['pid']}  "
-                      f"[NT_PRSTATUS{', ' + cpu['pc_source'] if cpu['pc_source'] else ''}]")
-    console.print(facts)
+        fact_rows.append([f"CPU {cpu['cpu']} PC", f"{hexa(cpu['pc'])} "
+                          f"{cpu['pc_symbol'] or '(no symbol)'}  pr_pid {cpu['pid']}  "
+                          f"[NT_PRSTATUS{', ' + cpu['pc_source'] if cpu['pc_source'] else ''}]"])
+    fit_table(console, title, [Column("fact", "number", style="bold"), Column("value", "fold")],
+              fact_rows, show_header=False)
     if doc.get("crash") is not None:
         render_crash(doc["crash"], console)
     if doc["layout"]:
-        console.print("layout: " + ", ".join(
+        _line(console, "layout: " + ", ".join(
             f"{k}={v}" if k in ("arch", "va_bits", "source") or not isinstance(v, int)
             else f"{k}={hexa(v)}" for k, v in doc["layout"].items() if v not in (None, "")))
-    table = Table(title="readiness", title_justify="left", pad_edge=False)
-    for name in ("consumer", "needs", "kind", "status", "detail"):
-        table.add_column(name, overflow="fold")
     styles = {True: ("present", "green"), False: ("missing", "red"), None: ("unknown", "yellow")}
+    rows = []
     for row in doc["readiness"]:
         label, style = styles[row["present"]]
-        table.add_row(row["consumer"], row["item"], row["kind"], Text(label, style=style),
-                      row["detail"])
-    console.print(table)
+        rows.append([row["consumer"], row["item"], row["kind"], Text(label, style=style),
+                     row["detail"]])
+    fit_table(console, "readiness", [Column("consumer", "fold", min_width=8),
+                                     Column("needs", "fold", min_width=10),
+                                     Column("kind", "number"), Column("status", "number"),
+                                     Column("detail", "fold", min_width=10)], rows)
     words = {True: "yes", False: "NO", None: "unknown"}
-    console.print("ready: " + ", ".join(f"{c} {words[ok]}" for c, ok in doc["ready"].items()))
+    _line(console, "ready: " + ", ".join(f"{c} {words[ok]}" for c, ok in doc["ready"].items()))
     for problem in doc["vmcoreinfo_problems"]:
-        console.print(Text(f"VMCOREINFO problem: {problem}", style="yellow"))
+        _line(console, Text(f"VMCOREINFO problem: {problem}", style="yellow"))
 
 
 def render_crash(crash: dict[str, Any], console: Console) -> None:
@@ -176,7 +362,7 @@ def render_crash(crash: dict[str, Any], console: Console) -> None:
     from minidump.kernel.crash import frame_text
 
     def line(label: str, value: str, style: str = "") -> None:
-        console.print(Text(f"{label}: ", style="bold") + Text(value, style=style))
+        _line(console, Text(f"{label}: ", style="bold") + Text(value, style=style))
 
     events = crash["events"]
     primary = crash["primary"]
@@ -209,48 +395,52 @@ def render_crash(crash: dict[str, Any], console: Console) -> None:
         sig = crash["signature"]
         line("signature", f"{sig['hash']}  ({sig['basis']})")
     if crash["frames"]:
-        console.print(Text("call trace:", style="bold"))
+        _line(console, Text("call trace:", style="bold"))
         for frame in crash["frames"]:
             where = f"  <{frame['context'].upper()}>" if frame.get("context") not in (
                 None, "task") else ""
-            console.print(f"  {frame_text(frame)}{where}")
+            _line(console, f"  {frame_text(frame)}{where}")
     if crash["modules"] is not None:
         line("modules", " ".join(m["name"] + (f"({m['taint']})" if m["taint"] else "")
                                  for m in crash["modules"]) or "(none)")
     if len(events) > 1:
-        table = Table(title="events in the log", title_justify="left", pad_edge=False)
-        for name in ("", "seq", "kind", "record"):
-            table.add_column(name, overflow="fold")
-        for i, event in enumerate(events):
-            table.add_row("*" if i == primary else "", str(event["seq"]), event["kind"],
-                          event["title"])
-        console.print(table)
+        fit_table(console, "events in the log",
+                  [Column("", "number"), Column("seq", "number", "right"), Column("kind", "number"),
+                   Column("record", "fold", min_width=12)],
+                  [["*" if i == primary else "", str(event["seq"]), event["kind"], event["title"]]
+                   for i, event in enumerate(events)])
     for note in crash["log"]["notes"]:
-        console.print(Text(f"log: {note}", style="yellow"))
+        _line(console, Text(f"log: {note}", style="yellow"))
 
 
 def render_vmcoreinfo(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
     """Decoded keys grouped by kind, then the arch layout and problems."""
     console = make_console(out, width)
-    table = Table(title=f"VMCOREINFO — {doc['source']}", title_justify="left", pad_edge=False)
-    for name, justify in (("kind", "left"), ("name", "left"), ("text", "left"),
-                          ("value", "right")):
-        table.add_column(name, justify=justify, overflow="fold")
+    rows = []
     for row in doc["entries"]:
-        value = row["value"]
-        shown = Text(row["problem"], style="red") if row["problem"] else Text(
-            f"{value:#x}" if isinstance(value, int) and row["kind"] in ("SYMBOL", "KERNELOFFSET")
-            else str(value))
-        table.add_row(row["kind"], row["name"] or row["key"], row["text"], shown)
-    console.print(table)
+        rows.append([row["kind"], row["name"] or row["key"], row["text"],
+                     Text(row["problem"], style="red") if row["problem"]
+                     else _vmcoreinfo_value(row)])
+    fit_table(console, f"VMCOREINFO — {doc['source']}",
+              [Column("kind", "number"), Column("name", min_width=12), Column("text", "fold"),
+               Column("value", "fold", "right")], rows)
     if doc["layout"]:
         facts = ", ".join(f"{k}={v:#x}" if isinstance(v, int) and k != "va_bits" else f"{k}={v}"
                           for k, v in doc["layout"].items() if v not in (None, ""))
-        console.print(f"layout: {facts}")
+        _line(console, f"layout: {facts}")
     if doc["runtime_source"]:
-        console.print(f"runtime values from: {doc['runtime_source']}")
+        _line(console, f"runtime values from: {doc['runtime_source']}")
     for problem in doc["problems"]:
-        console.print(Text(f"problem: {problem}", style="yellow"))
+        _line(console, Text(f"problem: {problem}", style="yellow"))
+
+
+def _vmcoreinfo_value(row: dict[str, Any]) -> str:
+    """A decoded value as the kernel writes it: hex where its text is hex (SYMBOL(), 0x…)."""
+    value = row["value"]
+    if isinstance(value, int) and (row["kind"] in ("SYMBOL", "KERNELOFFSET")
+                                   or row["text"].lower().startswith("0x")):
+        return f"{value:#x}"
+    return str(value)
 
 
 TRIAGE_STYLE = {"ok": "green", "partial": "yellow", "error": "red"}
@@ -266,52 +456,50 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
     """One row per capture (newest first), the crashes by signature, then what went wrong."""
     console = make_console(out, width)
     summary = doc["summary"]
-    table = Table(title="captures, newest first", title_justify="left", pad_edge=False)
-    for name, justify in (("input", "left"), ("status", "left"), ("release", "left"),
-                          ("uptime s", "right"), ("signature", "left"), ("regions", "right"),
-                          ("seen (UTC)", "left")):
-        table.add_column(name, justify=justify, overflow="fold",
-                         no_wrap=name not in ("input", "release"))
+    rows = []
     for rec in doc["records"]:
         crash = rec.get("crash") or {}
         regions = rec.get("regions")
-        table.add_row(
+        rows.append([
             rec["input"], Text(rec["status"], style=TRIAGE_STYLE.get(rec["status"], "")),
             rec.get("release") or "-",
             f"{rec['uptime']:.6f}" if rec.get("uptime") is not None else "-",
             crash.get("signature") or "-",
             f"{regions['written']}/{regions['total']}" if regions else "-",
-            _when(rec.get("seen")))
-    console.print(table)
-    groups = Table(title="crashes by signature, newest first", title_justify="left",
-                   pad_edge=False)
-    for name, justify in (("signature", "left"), ("count", "right"), ("first seen", "left"),
-                          ("last seen", "left"), ("releases", "left"), ("event", "left"),
-                          ("example", "left")):
-        groups.add_column(name, justify=justify, overflow="fold",
-                          no_wrap=name in ("signature", "count", "first seen", "last seen"))
+            _when(rec.get("seen"))])
+    fit_table(console, "captures, newest first",
+              [Column("input", "fold", min_width=12), Column("status", "number"),
+               Column("release", "fold", min_width=10), Column("uptime s", "number", "right"),
+               Column("signature", "number"), Column("regions", "number", "right"),
+               Column("seen (UTC)", "number")], rows)
+    groups = []
     for g in summary["signatures"]:
-        groups.add_row(g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
-                       _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-", g["event"] or "-",
-                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else ""))
-    console.print(groups)
+        groups.append([g["signature"], str(g["count"]), _when({"time": g["first_seen"]}),
+                       _when({"time": g["last_seen"]}), ", ".join(g["releases"]) or "-",
+                       g["event"] or "-",
+                       g["examples"][0] + (f" (+{g['count'] - 1})" if g["count"] > 1 else "")])
+    fit_table(console, "crashes by signature, newest first",
+              [Column("signature", "number"), Column("count", "number", "right"),
+               Column("first seen", "number"), Column("last seen", "number"),
+               Column("releases", "fold", min_width=10), Column("event", "fold", min_width=12),
+               Column("example", "fold", min_width=12)], groups)
     if summary["no_crash"]["count"]:
-        console.print(f"no crash event in the log: {summary['no_crash']['count']} captures, "
+        _line(console, f"no crash event in the log: {summary['no_crash']['count']} captures, "
                       f"e.g. {', '.join(summary['no_crash']['examples'])}")
     for rec in doc["records"]:
         if rec["status"] == "partial":
-            console.print(Text(f"partial: {rec['input']}: {'; '.join(rec['problems'])}",
+            _line(console, Text(f"partial: {rec['input']}: {'; '.join(rec['problems'])}",
                                style="yellow"))
     for err in summary["errors"]:
         message = err["error"] if err["error"].startswith(err["input"]) else \
             f"{err['input']}: {err['error']}"
-        console.print(Text(f"error: {message}", style="red"))
+        _line(console, Text(f"error: {message}", style="red"))
     if summary["skipped"]:
-        console.print(f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
+        _line(console, f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
                       + ", ".join(summary["skipped"][:3]))
     rate = (f"; {summary['captures'] / summary['elapsed_s']:.1f} captures/s"
             if summary.get("elapsed_s") else "")
-    console.print(f"{summary['captures']} captures: {summary['ok']} ok, "
+    _line(console, f"{summary['captures']} captures: {summary['ok']} ok, "
                   f"{summary['partial']} partial, {summary['error']} errors; "
                   f"{len(summary['signatures'])} crash signatures; {summary['engine']}, "
                   f"{summary['elapsed_s']} s{rate}"
@@ -322,6 +510,8 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
 RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {
     "triage": render_triage,
     "regions": render_regions,
+    "build": render_build,
+    "losses": render_losses,
     "info": render_info,
     "vmcoreinfo": render_vmcoreinfo,
 }

@@ -13,7 +13,8 @@ def test_wrong_magic(tmp_path, capsys):
                        "-o", str(tmp_path / "out"))
     assert code == 1
     line = one_error_line(err)
-    assert f"{img}: offset 0x0 (raw_dump_header.signature): expected b'Raw_Dmp!', got" in line
+    assert (f"{img}: offset 0x0 (raw_dump_header.signature): expected 0x5261775f446d7021 "
+            "'Raw_Dmp!', got 0x5261775f446d7821 'Raw_Dmx!'") in line
     assert not (tmp_path / "out").exists()
 
 

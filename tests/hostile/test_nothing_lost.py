@@ -237,7 +237,8 @@ def test_hostile_region_names_never_become_paths(tmp_path, capsys):
     image.write_bytes(rawdump([("../../escaped", b"a" * 8, RAM), ("/tmp/abs.BIN", b"b" * 8, RAM + 0x100),
                                ("..\\..\\win", b"c" * 8, RAM + 0x200)]))
     out = work / "vmcore"
-    assert main(["build", "--from-table", str(image), "--arch", "arm64", "-o", str(out)]) == 3
+    assert main(["build", "--from-table", str(image), "--arch", "arm64", "--table",
+                 "-o", str(out)]) == 3
     report = capsys.readouterr().out
     assert "..\\x2f..\\x2fescaped" in report and "\\x5c" in report
     assert listing(work) == {"raw.img", "vmcore"}

@@ -112,11 +112,13 @@ def test_region_renderer_takes_any_text(doc, width):
     text = out.getvalue()
     assert not CONTROL.search(text.replace("\n", ""))
     text.encode("utf-8")
-    if width >= 80:
-        for row in doc["regions"]:
-            for value in (row["paddr"], row["vaddr"], row["size"]):
-                if value is not None:
-                    assert f"{value:#x}" in text
+    for row in doc["regions"]:      # whole at every width (the stacked view below ~70)
+        for value in (row["paddr"], row["vaddr"], row["size"]):
+            if value is not None:
+                assert f"{value:#x}" in text
+        if row["id"] is not None:
+            assert str(row["id"]) in text
+        assert row["status"] in text
 
 
 @given(st.dictionaries(TEXT, TEXT, max_size=5), TEXT, TEXT)
