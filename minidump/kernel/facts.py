@@ -245,6 +245,12 @@ class Inspector:
                 return
             ok = self.by_vaddr(vaddr, size) if vaddr_only else self.readable(vaddr, size)
             where = f"{size:#x} bytes at {vaddr:#x}" + (" (by p_vaddr)" if vaddr_only else "")
+            if ok and consumer == "makedumpfile --dump-dmesg" and arch == "arm64" and \
+                    Translator(arch, info).arm64_linear(vaddr) is False:
+                # vaddr_to_paddr_arm64: __pa() for the linear map only, else a page-table
+                # walk from swapper_pg_dir, whose tables a minidump rarely holds
+                ok, where = None, where + ": not in the linear map; makedumpfile walks " \
+                                          "swapper_pg_dir's page tables to read it"
             if not ok and not vaddr_only and not self.by_vaddr(vaddr, 1) and (
                     self.mem.translator is None or self.mem.translator.pa(vaddr) is None):
                 ok, where = None, where + ": not translatable (randomized direct map? give " \
@@ -268,6 +274,13 @@ class Inspector:
                 key(consumer, "SYMBOL(_stext)", "KASLR relocation")
             if consumer == "drgn":
                 key(consumer, "SYMBOL(swapper_pg_dir)", "page-table walks")
+            # makedumpfile's initial(): check_release before the log
+            if consumer == "makedumpfile --dump-dmesg":
+                # check_release(): "Can't get the symbol of system_utsname" without it
+                key(consumer, "SYMBOL(init_uts_ns)", "check_release (utsname vs OSRELEASE)")
+                uts = info.symbol("init_uts_ns") if info else None
+                if uts is not None:
+                    memory(consumer, "init_uts_ns", uts, 6 * UTS_FIELD + 4)
             if consumer in ("crash --minimal", "makedumpfile --dump-dmesg", "vmcore-dmesg"):
                 if consumer != "crash --minimal":
                     keys(consumer, LOCKLESS_KEYS, "printk ring keys")
