@@ -20,6 +20,7 @@ examples:
   minidump info vmcore                          # facts VMCOREINFO and memory allow + readiness
   minidump info md/                             # the same, straight from md_*.BIN blobs
   minidump info vmcore --vmlinux vmlinux        # + jiffies, taint, CPUs; verify the vmlinux
+  minidump info vmcore --verbose                # + every key and region each tool needs
   minidump info vmcore --json                   # the same as JSON
 exit status: 0 nothing known missing, 3 some consumer lacks a key or region, 1 error
 """
@@ -30,13 +31,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "info", help=COMMANDS["info"],
                        description="Show release, build-id, arch, page size, KASLR "
                                    "offset, banner, jiffies, taint and CPUs (as far as "
-                                   "the capture allows) and, for crash --minimal, crash, "
-                                   "drgn, makedumpfile --dump-dmesg and vmcore-dmesg, "
-                                   "which keys and regions are present or missing.",
+                                   "the capture allows, each with its source, or why not) "
+                                   "and, for crash --minimal, crash, drgn, makedumpfile "
+                                   "--dump-dmesg and vmcore-dmesg, whether it will open "
+                                   "the capture, with which command line, and the first "
+                                   "missing piece that blocks it.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_input_options(p, positional="capture")
     p.add_argument("--vmlinux", metavar="VMLINUX",
                    help="read symbols from it and verify it matches the capture")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also list every key, note and region each consumer needs")
     return p
 
 
@@ -56,4 +61,4 @@ def run(args) -> tuple[Document, ExitCode]:
                 raise MinidumpError(f"does not match {args.capture}: " + "; ".join(problems),
                                     path=args.vmlinux)
     code = ExitCode.LOST if False in doc["ready"].values() else ExitCode.OK
-    return Document("info", doc, args.json), code
+    return Document("info-verbose" if args.verbose else "info", doc, args.json), code

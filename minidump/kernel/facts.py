@@ -15,6 +15,7 @@ drgn (b.2), makedumpfile (c.3), vmcore-dmesg (c.4: memory by ``p_vaddr`` only).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -44,6 +45,8 @@ LOCKLESS_KEYS = ("SYMBOL(prb)", "SIZE(printk_ringbuffer)", "OFFSET(printk_ringbu
                  "OFFSET(prb_data_ring.data)", "OFFSET(atomic_long_t.counter)")
 ARCH_KEYS = {"x86_64": ("NUMBER(phys_base)",),
              "arm64": ("NUMBER(kimage_voffset)", "NUMBER(PHYS_OFFSET)", "NUMBER(VA_BITS)")}
+#: kernel/smp.c: smp_init() "Brought up %d node%s, %d CPU%s"
+SMP_UP = re.compile(rb"^smp: Brought up \d+ nodes?, (\d+) CPUs?")
 CONSUMERS = ("crash --minimal", "crash", "drgn", "makedumpfile --dump-dmesg", "vmcore-dmesg")
 
 
@@ -79,6 +82,51 @@ class Inspector:
         shift = (self.info.kerneloffset if self.info else None) or 0
         return (self.dbg.symbol(name) + shift) & MASK64
 
+    def object_address(self, name: str) -> int | None:
+        """The vmlinux symbol's address, else the vaddr of the meminspect region holding it."""
+        address = self.symbol_address(name)
+        if address is None and self.dbg is None:
+            region = self.region_of(name)
+            address = region.vaddr if region is not None else None
+        return address
+
+    def region_of(self, name: str):
+        """The captured region that holds kernel object ``name`` by its meminspect static ID
+        (``minidump.meminspect.static.ID_TABLES``), or None (not meminspect, not captured)."""
+        if self.capture.scheme != "meminspect":
+            return None
+        from minidump.meminspect.naming import id_object
+        for region in self.capture.regions:
+            if (region.status.value == "written" and region.size
+                    and id_object(region.id, None) == name):
+                return region
+        return None
+
+    def locate(self, name: str, size: int | None = None) -> tuple[bytes | None, str]:
+        """The bytes of kernel object ``name`` and where they came from: the vmlinux's symbol,
+        else the captured meminspect region registering it; (None, why) when neither reads."""
+        if self.dbg is not None and self.dbg.symbol(name) is not None:
+            length = size or self.dbg.symbol_size(name) or self.word
+            raw = self.read(self.symbol_address(name), length, name)
+            if raw is not None:
+                return raw, f"{name}, vmlinux symbol"
+            return None, f"{name} not captured"
+        region = self.region_of(name)
+        if region is not None:
+            length = min(size or region.size, region.size)
+            raw = self.read(region.vaddr, length, name) if region.vaddr is not None else None
+            if raw is None and region.paddr is not None:
+                try:
+                    raw = self.capture.read(region.paddr, length)
+                except MinidumpError:
+                    raw = None
+            if raw is not None:
+                return raw, f"{name}, meminspect ID {region.id}"
+            return None, f"{name} (meminspect ID {region.id}) unreadable"
+        if self.dbg is None:
+            return None, f"{name}: address unknown (no meminspect region names it; give --vmlinux)"
+        return None, f"{name} not in the vmlinux"
+
     def read(self, vaddr: int | None, size: int, what: str) -> bytes | None:
         if vaddr is None:
             return None
@@ -108,34 +156,77 @@ class Inspector:
             "ascii", "replace") for i, name in enumerate(UTS_FIELDS)}
 
     def banner(self, log_first: bytes | None) -> tuple[str | None, str]:
-        """``linux_banner`` from memory (with a vmlinux), else the log's first record."""
+        """``linux_banner`` from memory (vmlinux symbol or meminspect ID 11), else the log's
+        first record; (None, why) when neither has it."""
         if self.dbg is not None and self.dbg.banner is not None:
             raw = self.read(self.symbol_address("linux_banner"), len(self.dbg.banner), "linux_banner")
             if raw is not None:
                 return raw.decode("ascii", "replace"), "memory (linux_banner)"
+        region = self.region_of("linux_banner")
+        if region is not None:
+            raw, where = self.locate("linux_banner")
+            text = raw.split(b"\0", 1)[0].rstrip(b"\n") if raw else b""
+            if text.startswith(b"Linux version "):
+                return text.decode("ascii", "replace"), f"memory ({where})"
         if log_first and log_first.startswith(b"Linux version "):
             return log_first.decode("ascii", "replace"), "kernel log"
-        return None, ""
+        return None, ("linux_banner not located and the log's first record is not "
+                      "\"Linux version\" (wrapped log?)"
+                      if log_first is not None else
+                      "linux_banner not captured and the kernel log is not readable")
 
-    def word_at(self, name: str, size: int | None = None) -> int | None:
-        raw = self.read(self.symbol_address(name), size or self.word, name)
-        return None if raw is None else int.from_bytes(raw, self.order)
+    def word_at(self, name: str, size: int | None = None) -> tuple[int | None, str]:
+        """A word-sized object and its source (or None and why it is not known)."""
+        raw, where = self.locate(name, size or self.word)
+        if raw is None or len(raw) < (size or self.word):
+            return None, where
+        return int.from_bytes(raw[:size or self.word], self.order), where
 
-    def taint(self) -> dict | None:
-        mask = self.word_at("tainted_mask")
+    def taint(self) -> tuple[dict | None, str]:
+        mask, where = self.word_at("tainted_mask")
         if mask is None:
-            return None
+            return None, where
         letters = "".join(c for i, c in enumerate(TAINT_LETTERS) if mask >> i & 1)
-        return {"mask": mask, "flags": letters}
+        source = ("memory (tainted_mask)" if where.endswith("vmlinux symbol")
+                  else f"memory ({where})")
+        return {"mask": mask, "flags": letters, "source": source}, ""
 
-    def cpus_online(self) -> tuple[int | None, str]:
-        if self.dbg is not None and self.dbg.symbol("__cpu_online_mask") is not None:
-            size = self.dbg.symbol_size("__cpu_online_mask") or self.word
-            raw = self.read(self.symbol_address("__cpu_online_mask"), size, "__cpu_online_mask")
-            if raw is not None:
-                return sum(bin(b).count("1") for b in raw), "__cpu_online_mask"
+    def cpu_masks(self) -> dict[str, dict]:
+        """``__cpu_{possible,present,online,active}_mask`` (kernel/cpu.c) where captured:
+        per mask the count, the CPU list and the source, or ``count`` None and ``why``."""
+        out = {}
+        for which in ("possible", "present", "online", "active"):
+            name = f"__cpu_{which}_mask"
+            raw, where = self.locate(name)
+            if raw is None:
+                out[which] = {"count": None, "cpus": None, "source": None, "why": where}
+                continue
+            bits = int.from_bytes(raw, "little" if self.order == "little" else "big")
+            if self.order != "little":   # a bitmap of longs: bit n of word n // bits
+                words = [int.from_bytes(raw[i:i + self.word], self.order)
+                         for i in range(0, len(raw) - self.word + 1, self.word)]
+                bits = sum(w << (i * self.word * 8) for i, w in enumerate(words))
+            cpus = [i for i in range(len(raw) * 8) if bits >> i & 1]
+            out[which] = {"count": len(cpus), "cpus": cpu_list(cpus), "source": where,
+                          "why": None}
+        return out
+
+    def cpus_online(self, masks: dict[str, dict], records) -> tuple[int | None, str]:
+        """Online CPUs: the kernel's ``__cpu_online_mask`` when captured, else the boot log's
+        ``smp: Brought up N nodes, M CPUs`` (kernel/smp.c), else the NT_PRSTATUS note count
+        (CPUs whose registers the dump saved, not necessarily all online ones)."""
+        online = masks["online"]
+        if online["count"] is not None:
+            return online["count"], online["source"]
+        for record in records or ():
+            match = SMP_UP.search(record.raw)
+            if match:
+                return int(match.group(1)), "kernel log (smp: Brought up ... CPUs, at boot)"
         prstatus = sum(1 for n in self.capture.notes if n.name == b"CORE" and n.type == 1)
-        return (prstatus or None), "NT_PRSTATUS notes" if prstatus else ""
+        if prstatus:
+            return prstatus, "NT_PRSTATUS notes (CPUs with saved registers)"
+        return None, (online["why"] + "; no \"smp: Brought up\" record in the log and no "
+                      "NT_PRSTATUS notes")
 
     # -- readiness ------------------------------------------------------------
     def readiness(self) -> list[Requirement]:
@@ -154,6 +245,12 @@ class Inspector:
                 return
             ok = self.by_vaddr(vaddr, size) if vaddr_only else self.readable(vaddr, size)
             where = f"{size:#x} bytes at {vaddr:#x}" + (" (by p_vaddr)" if vaddr_only else "")
+            if ok and consumer == "makedumpfile --dump-dmesg" and arch == "arm64" and \
+                    Translator(arch, info).arm64_linear(vaddr) is False:
+                # vaddr_to_paddr_arm64: __pa() for the linear map only, else a page-table
+                # walk from swapper_pg_dir, whose tables a minidump rarely holds
+                ok, where = None, where + ": not in the linear map; makedumpfile walks " \
+                                          "swapper_pg_dir's page tables to read it"
             if not ok and not vaddr_only and not self.by_vaddr(vaddr, 1) and (
                     self.mem.translator is None or self.mem.translator.pa(vaddr) is None):
                 ok, where = None, where + ": not translatable (randomized direct map? give " \
@@ -177,6 +274,13 @@ class Inspector:
                 key(consumer, "SYMBOL(_stext)", "KASLR relocation")
             if consumer == "drgn":
                 key(consumer, "SYMBOL(swapper_pg_dir)", "page-table walks")
+            # makedumpfile's initial(): check_release before the log
+            if consumer == "makedumpfile --dump-dmesg":
+                # check_release(): "Can't get the symbol of system_utsname" without it
+                key(consumer, "SYMBOL(init_uts_ns)", "check_release (utsname vs OSRELEASE)")
+                uts = info.symbol("init_uts_ns") if info else None
+                if uts is not None:
+                    memory(consumer, "init_uts_ns", uts, 6 * UTS_FIELD + 4)
             if consumer in ("crash --minimal", "makedumpfile --dump-dmesg", "vmcore-dmesg"):
                 if consumer != "crash --minimal":
                     keys(consumer, LOCKLESS_KEYS, "printk ring keys")
@@ -184,13 +288,13 @@ class Inspector:
                     memory(consumer, region[0], region[1], region[2], "log",
                            vaddr_only=consumer == "vmcore-dmesg")
             if consumer == "crash":
-                memory(consumer, "linux_banner", self.symbol_address("linux_banner"),
+                memory(consumer, "linux_banner", self.object_address("linux_banner"),
                        len(self.dbg.banner or "") if self.dbg else 1, "banner check")
                 uts = info.symbol("init_uts_ns") if info else None
                 memory(consumer, "init_uts_ns", uts, 6 * UTS_FIELD + 4)
                 for name in ("init_task", "__per_cpu_offset"):
                     size = (self.dbg.symbol_size(name) if self.dbg else None) or 8
-                    memory(consumer, name, self.symbol_address(name), min(size, 4096))
+                    memory(consumer, name, self.object_address(name), min(size, 4096))
             if consumer in ("crash", "makedumpfile --dump-dmesg"):
                 section = info.symbol("mem_section") if info else None
                 memory(consumer, "mem_section root", section, self.word,
@@ -227,24 +331,32 @@ def gather(capture: "Capture", dbg=None) -> dict:
         except MinidumpError as exc:
             log_error = exc.problem
     banner, banner_source = ins.banner(first)
-    taint = ins.taint()
-    cpus, cpus_source = ins.cpus_online()
-    jiffies = ins.word_at("jiffies_64", 8)
+    taint, taint_why = ins.taint()
+    masks = ins.cpu_masks()
+    cpus, cpus_source = ins.cpus_online(masks, records)
+    jiffies, jiffies_where = ins.word_at("jiffies_64", 8)
     arch = ins.arch.name
     layout = asdict(Translator(arch, info).layout()) if info else None
+    utsname = ins.utsname()
     facts = {
         "release": info.osrelease if info else None,
         "build_id": info.build_id if info else None,
         "arch": arch, "page_size": info.pagesize if info else None,
         "kaslr_offset": info.kerneloffset if info else None,
         "crashtime": info.crashtime if info else None,
-        "banner": banner, "banner_source": banner_source,
-        "utsname": ins.utsname(),
-        "jiffies": jiffies, "taint": taint,
-        "cpus_online": cpus, "cpus_source": cpus_source,
+        "banner": banner, "banner_source": banner_source if banner else None,
+        "utsname": utsname,
+        "jiffies": jiffies,
+        "jiffies_source": jiffies_where if jiffies is not None else None,
+        "taint": taint,
+        "cpus_online": cpus, "cpus_source": cpus_source if cpus is not None else None,
+        "cpu_masks": masks,
         "log": log_error or "readable",
     }
     facts["symbols"], facts["cpus"] = symbols_and_cpus(capture)
+    facts["why"] = why_missing(facts, info, log_error, {
+        "banner": banner_source, "taint": taint_why, "jiffies": jiffies_where,
+        "cpus_online": cpus_source, "utsname": _uts_why(info)})
     rows = ins.readiness()
     summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
     return {"input": capture.input, "container": capture.container,
@@ -252,7 +364,92 @@ def gather(capture: "Capture", dbg=None) -> dict:
             "crash": crash_section(records, log_error or (None if info else "no VMCOREINFO"),
                                    taint),
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
+            "consumers": consumer_answers(rows, summary, capture, dbg),
             "readiness": [asdict(r) for r in rows], "ready": summary}
+
+
+#: VMCOREINFO keys behind facts that come only from the note
+FACT_KEYS = {"release": "OSRELEASE", "build_id": "BUILD-ID", "page_size": "PAGESIZE",
+             "kaslr_offset": "KERNELOFFSET", "crashtime": "CRASHTIME"}
+
+
+def _uts_why(info) -> str:
+    if info is None:
+        return "no VMCOREINFO to locate init_uts_ns"
+    if info.symbol("init_uts_ns") is None:
+        return "SYMBOL(init_uts_ns) not in VMCOREINFO"
+    return "init_uts_ns not captured"
+
+
+def why_missing(facts: dict, info, log_error: str, known: dict[str, str]) -> dict[str, str]:
+    """Why each fact that has no value has none: not captured, not in VMCOREINFO, unreadable."""
+    why = {}
+    for fact, key in FACT_KEYS.items():
+        if facts[fact] is None:
+            why[fact] = "no VMCOREINFO" if info is None else f"{key} not in VMCOREINFO"
+    if facts["release"] is None and facts["utsname"].get("release"):
+        why.pop("release")
+    for fact in ("banner", "taint", "jiffies", "cpus_online"):
+        if facts[fact] is None:
+            why[fact] = known[fact] or "not captured"
+    if not facts["utsname"]:
+        why["utsname"] = known["utsname"]
+    if log_error:
+        why["log"] = log_error
+    return why
+
+
+def cpu_list(cpus: list[int]) -> str:
+    """``0-3,6`` as the kernel prints a cpulist (``%*pbl``)."""
+    parts, start = [], None
+    for i, cpu in enumerate(cpus):
+        if start is None:
+            start = cpu
+        if i + 1 == len(cpus) or cpus[i + 1] != cpu + 1:
+            parts.append(str(start) if start == cpu else f"{start}-{cpu}")
+            start = None
+    return ",".join(parts)
+
+
+#: what each consumer cannot answer even when it opens the vmcore (spec/vmcore-consumers.md)
+LIMITS = {
+    "crash --minimal": "log, rd, sym, dis, eval only: no ps, bt or task data",
+    "crash": "ps, bt and structures only where their memory was captured",
+    "drgn": "objects outside the captured regions read as FaultError",
+    "makedumpfile --dump-dmesg": "the kernel log only",
+    "vmcore-dmesg": "the kernel log only",
+}
+
+
+def consumer_answers(rows: list[Requirement], ready: dict, capture: "Capture",
+                     dbg) -> list[dict]:
+    """Per consumer: will it open this capture, the command line to use, the first missing
+    (or unknown) item that blocks it, and what it cannot answer even then."""
+    is_core = capture.container == "ELF core"
+    vmcore = capture.input if is_core else "out.vmcore"
+    vmlinux = dbg.path if dbg else "vmlinux"
+    commands = {
+        "crash --minimal": f"crash --minimal {vmlinux} {vmcore}",
+        "crash": f"crash {vmlinux} {vmcore}",
+        "drgn": f"drgn -c {vmcore} -s {vmlinux}",
+        "makedumpfile --dump-dmesg": f"makedumpfile --dump-dmesg {vmcore} dmesg.txt",
+        "vmcore-dmesg": f"vmcore-dmesg {vmcore}",
+    }
+    out = []
+    for consumer in CONSUMERS:
+        mine = [r for r in rows if r.consumer == consumer]
+        first = next((r for r in mine if r.present is False), None) or next(
+            (r for r in mine if r.present is None), None)
+        blocker = None
+        if first is not None:
+            state = "missing" if first.present is False else "unknown"
+            blocker = f"{first.item} {state}" + (f" ({first.detail})" if first.detail else "")
+        out.append({"consumer": consumer, "ready": ready[consumer],
+                    "command": commands[consumer],
+                    "build_first": None if is_core else "minidump build --from-table "
+                                                       f"{capture.input} -o out.vmcore",
+                    "blocker": blocker, "cannot": LIMITS[consumer]})
+    return out
 
 
 #: where ``info`` says its names came from

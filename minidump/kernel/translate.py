@@ -85,6 +85,15 @@ class Translator:
         start = (-(1 << (va_bits - 1))) & MASK64
         return start, MASK64 + 1
 
+    def arm64_linear(self, vaddr: int) -> bool | None:
+        """Is ``vaddr`` in arm64's linear map (None: VA_BITS unknown)?  Tools without a
+        vmlinux translate other kernel addresses only by walking swapper_pg_dir."""
+        va_bits = self._arm64()[2]
+        if va_bits is None:
+            return None
+        start, end = self._arm64_linear_range(va_bits)
+        return start <= vaddr < end
+
     def _image_window(self) -> tuple[int, int] | None:
         stext = self.vmcoreinfo.symbol("_stext")
         if stext is None:

@@ -301,27 +301,45 @@ LOST_STATUSES = {s.value for s in Status if s.lost}
 LOSS_LINES_MAX = 50
 
 
-def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
-    """The facts as a two-column table, then the readiness table."""
+def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None,
+                verbose: bool = False) -> None:
+    """The facts as a two-column table, then one answer per consumer (``verbose``: also
+    every item each consumer needs)."""
     console = make_console(out, width)
     f = doc["facts"]
+    why = f.get("why") or {}
+
+    def dash(fact: str) -> str:
+        return f"- ({why[fact]})" if why.get(fact) else "-"
+
+    masks = f.get("cpu_masks") or {}
+    online = masks.get("online") or {}
+    listed = f" ({online['cpus']})" if online.get("count") == f["cpus_online"] and \
+        online.get("source") == f["cpus_source"] else ""
+    cpu_text = (f"{f['cpus_online']}{listed}  [{f['cpus_source']}]"
+                if f["cpus_online"] is not None else dash("cpus_online"))
     title = f"{doc['input']}" + (f" + {doc['vmlinux']}" if doc["vmlinux"] else "")
     fact_rows = []
     uts = f["utsname"]
     taint = f["taint"]
     for name, value in (
-            ("release", f["release"] or uts.get("release") or "-"),
-            ("build-id", f["build_id"] or "-"), ("arch", f["arch"]),
-            ("page size", str(f["page_size"] or "-")), ("KASLR offset", hexa(f["kaslr_offset"])),
-            ("banner", f"{f['banner']}  [{f['banner_source']}]" if f["banner"] else "-"),
+            ("release", f["release"] or uts.get("release") or dash("release")),
+            ("build-id", f["build_id"] or dash("build_id")), ("arch", f["arch"]),
+            ("page size", str(f["page_size"] or dash("page_size"))),
+            ("KASLR offset", hexa(f["kaslr_offset"]) if f["kaslr_offset"] is not None
+             else dash("kaslr_offset")),
+            ("banner", f"{f['banner']}  [{f['banner_source']}]" if f["banner"]
+             else dash("banner")),
             ("utsname", " ".join(uts.get(k, "") for k in ("sysname", "nodename", "version",
-                                                          "machine")) if uts else "-"),
-            ("jiffies", str(f["jiffies"]) if f["jiffies"] is not None else "- (needs --vmlinux)"),
-            ("taint", f"{taint['mask']:#x} {taint['flags'] or '(none)'}" if taint
-             else "- (needs --vmlinux)"),
-            ("CPUs online", f"{f['cpus_online']}  [{f['cpus_source']}]" if f["cpus_online"]
-             else "-"),
-            ("crash time", str(f["crashtime"]) if f["crashtime"] else "-"),
+                                                          "machine")) if uts else dash("utsname")),
+            ("jiffies", f"{f['jiffies']}  [{f.get('jiffies_source') or 'memory'}]"
+             if f["jiffies"] is not None else dash("jiffies")),
+            ("taint", f"{taint['mask']:#x} {taint['flags'] or '(none)'}  "
+                      f"[{taint.get('source', 'memory')}]" if taint else dash("taint")),
+            ("CPUs online", cpu_text),
+            *[(f"CPUs {which}", f"{m['count']} ({m['cpus']})  [{m['source']}]")
+              for which, m in masks.items() if m["count"] is not None and which != "online"],
+            ("crash time", str(f["crashtime"]) if f["crashtime"] else dash("crashtime")),
             ("kernel log", f["log"])):
         fact_rows.append([name, value])
     symbols = f.get("symbols")
@@ -341,6 +359,34 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
         _line(console, "layout: " + ", ".join(
             f"{k}={v}" if k in ("arch", "va_bits", "source") or not isinstance(v, int)
             else f"{k}={hexa(v)}" for k, v in doc["layout"].items() if v not in (None, "")))
+    words = {True: "yes", False: "NO", None: "unknown"}
+    colours = {True: "green", False: "red", None: "yellow"}
+    answers = []
+    for answer in doc.get("consumers") or []:
+        note = answer["blocker"] or answer["cannot"]
+        answers.append([answer["consumer"], Text(words[answer["ready"]],
+                                                 style=colours[answer["ready"]]),
+                        answer["command"], ("blocked by: " if answer["blocker"] else
+                                            "cannot: ") + note])
+    if answers:
+        fit_table(console, "will it open?", [Column("consumer", "fold", min_width=8),
+                                             Column("ready", "number"),
+                                             Column("command line", "fold", min_width=12),
+                                             Column("first blocker / limits", "fold",
+                                                    min_width=12)], answers)
+        build = next((a["build_first"] for a in doc["consumers"] if a["build_first"]), None)
+        if build:
+            _line(console, f"first: {build}")
+    if verbose or not answers:
+        _render_readiness(doc, console)
+    elif any(a["ready"] is not True for a in doc.get("consumers") or []):
+        _line(console, "every item each consumer needs: minidump info --verbose")
+    for problem in doc["vmcoreinfo_problems"]:
+        _line(console, Text(f"VMCOREINFO problem: {problem}", style="yellow"))
+
+
+def _render_readiness(doc: dict[str, Any], console: Console) -> None:
+    """``info --verbose``: every key, note and region each consumer needs, and its state."""
     styles = {True: ("present", "green"), False: ("missing", "red"), None: ("unknown", "yellow")}
     rows = []
     for row in doc["readiness"]:
@@ -353,8 +399,6 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -
                                      Column("detail", "fold", min_width=10)], rows)
     words = {True: "yes", False: "NO", None: "unknown"}
     _line(console, "ready: " + ", ".join(f"{c} {words[ok]}" for c, ok in doc["ready"].items()))
-    for problem in doc["vmcoreinfo_problems"]:
-        _line(console, Text(f"VMCOREINFO problem: {problem}", style="yellow"))
 
 
 def render_crash(crash: dict[str, Any], console: Console) -> None:
@@ -513,5 +557,6 @@ RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {
     "build": render_build,
     "losses": render_losses,
     "info": render_info,
+    "info-verbose": lambda doc, out, **kw: render_info(doc, out, verbose=True, **kw),
     "vmcoreinfo": render_vmcoreinfo,
 }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from io import StringIO
 from pathlib import Path
 
@@ -39,14 +41,102 @@ def test_info_on_a_ring_only_capture(tmp_path, capsys):
     assert facts["banner"] == "Linux version 6.18.0 (me@host) #1"
     assert facts["banner_source"] == "kernel log" and facts["log"] == "readable"
     assert doc["ready"]["vmcore-dmesg"] is True and doc["ready"]["drgn"] is True
-    assert doc["ready"]["makedumpfile --dump-dmesg"] is not True    # mem_section not captured
+    # no SYMBOL(init_uts_ns): makedumpfile's check_release fails (exit 3 says so)
+    assert doc["ready"]["makedumpfile --dump-dmesg"] is False
     rows = {(r["consumer"], r["item"]): r for r in doc["readiness"]}
     assert rows[("drgn", "SYMBOL(swapper_pg_dir)")]["present"] is True
     assert rows[("vmcore-dmesg", "prb text data ring")]["present"] is True
-    assert code == 0
+    assert code == 3
     out = StringIO()
     render_info(doc, out, width=140)
+    brief = out.getvalue()
+    assert "will it open?" in brief and "vmcore-dmesg" in brief   # path may fold
+    assert "prb text data ring" not in brief and "minidump info --verbose" in brief
+    out = StringIO()
+    render_info(doc, out, width=140, verbose=True)
     assert "readiness" in out.getvalue() and "prb text data ring" in out.getvalue()
+
+
+def _ring_cores(tmp_path):
+    ring = LocklessRing(count_bits=3, size_bits=8)
+    ring.add(b"Linux version 6.18.0 (me@host) #1", 0)
+    ring.add(b"second", 5)
+    chunks, keys = ring.memory(BASE)
+    ok = write_core(tmp_path / "ok.vmcore", dict(chunks), (ARM64_KEYS + keys).encode())
+    del chunks[max(chunks)]
+    bad = write_core(tmp_path / "bad.vmcore", chunks, (ARM64_KEYS + keys).encode())
+    return ok, bad
+
+
+def _answer(path, capsys, consumer):
+    code, doc = _info([str(path)], capsys)
+    return next(a for a in doc["consumers"] if a["consumer"] == consumer)
+
+
+def test_info_answer_holds_for_vmcore_dmesg(tmp_path, capsys):
+    """vmcore-dmesg runs the command line ``info`` gives where it says yes, fails where no."""
+    tool = shutil.which("vmcore-dmesg")
+    if not tool:
+        pytest.skip("vmcore-dmesg not installed (apt-get install -y kexec-tools)")
+    ok, bad = _ring_cores(tmp_path)
+    yes = _answer(ok, capsys, "vmcore-dmesg")
+    assert yes["ready"] is True and yes["blocker"] is None
+    assert yes["command"] == f"vmcore-dmesg {ok}" and yes["build_first"] is None
+    run = subprocess.run(yes["command"].split(), capture_output=True, text=True)
+    assert run.returncode == 0 and "Linux version 6.18.0" in run.stdout
+    no = _answer(bad, capsys, "vmcore-dmesg")
+    assert no["ready"] is False and no["blocker"].startswith("prb text data ring missing")
+    run = subprocess.run(no["command"].split(), capture_output=True, text=True)
+    assert run.returncode != 0 and "0xffff800081001380" in run.stderr
+
+
+def test_info_answer_holds_for_makedumpfile(tmp_path, capsys):
+    """makedumpfile --dump-dmesg fails where ``info`` does not say yes, for the reason named."""
+    tool = shutil.which("makedumpfile")
+    if not tool:
+        pytest.skip("makedumpfile not installed (apt-get install -y makedumpfile)")
+    ok, _ = _ring_cores(tmp_path)
+    no = _answer(ok, capsys, "makedumpfile --dump-dmesg")
+    assert no["ready"] is False and no["blocker"].startswith("SYMBOL(init_uts_ns) missing")
+    run = subprocess.run(no["command"].replace("dmesg.txt", str(tmp_path / "d.txt")).split(),
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "system_utsname" in run.stdout + run.stderr
+    built = tmp_path / "sample.vmcore"
+    assert main(["build", "--from-table", str(SAMPLE / "md"), "-o", str(built), "-q"]) == 0
+    capsys.readouterr()
+    unknown = _answer(built, capsys, "makedumpfile --dump-dmesg")
+    assert unknown["ready"] is None and "not in the linear map" in unknown["blocker"]
+    assert unknown["blocker"].startswith("init_uts_ns unknown")
+    run = subprocess.run(unknown["command"].replace("dmesg.txt", str(tmp_path / "e.txt")).split(),
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "system_utsname" in run.stdout + run.stderr
+
+
+def test_info_cpu_masks_banner_from_meminspect_ids(capsys):
+    """The sample registers the CPU masks (IDs 5-8), linux_banner (11), jiffies_64 (10) and
+    tainted_mask (14): ``info`` reads them without a vmlinux and names the source."""
+    code, doc = _info([str(SAMPLE / "md")], capsys)
+    f = doc["facts"]
+    assert f["cpus_online"] == 1 and f["cpus_source"] == "__cpu_online_mask, meminspect ID 7"
+    assert {k: (m["count"], m["cpus"]) for k, m in f["cpu_masks"].items()} == {
+        "possible": (8, "0-7"), "present": (8, "0-7"), "online": (1, "3"), "active": (8, "0-7")}
+    assert f["banner"].startswith("Linux version 6.18.0-rc2-minidump-sample (builder@buildhost)")
+    assert f["banner_source"] == "memory (linux_banner, meminspect ID 11)"
+    assert f["why"] == {"crashtime": "CRASHTIME not in VMCOREINFO"}
+    assert main(["info", str(SAMPLE / "md")]) == code
+    text = capsys.readouterr().out
+    assert "CPUs possible" in text and "- (CRASHTIME not in VMCOREINFO)" in text
+    assert "first: minidump build --from-table" in text
+
+
+def test_info_every_dash_says_why(tmp_path, capsys):
+    ok, _ = _ring_cores(tmp_path)
+    assert main(["info", str(ok)]) == 3
+    text = capsys.readouterr().out
+    assert "│ -  " not in text and "│ - │" not in text
+    for line in text.splitlines():
+        if line.startswith("│") and "│ -" in line:
+            assert "│ - (" in line, line
 
 
 def test_info_says_what_is_missing(tmp_path, capsys):
@@ -58,7 +148,8 @@ def test_info_says_what_is_missing(tmp_path, capsys):
     code, doc = _info([str(core)], capsys)
     assert code == 3 and doc["ready"]["vmcore-dmesg"] is False
     missing = [r for r in doc["readiness"] if r["present"] is False]
-    assert {r["item"] for r in missing} == {"prb text data ring"}
+    # makedumpfile's check_release needs SYMBOL(init_uts_ns), which this note lacks
+    assert {r["item"] for r in missing} == {"prb text data ring", "SYMBOL(init_uts_ns)"}
     assert "is not in the capture" in doc["facts"]["log"]
 
 
