@@ -60,8 +60,8 @@ def output_options(p: argparse.ArgumentParser, *, required: bool, what: str) -> 
 def plan_and_report(capture, args, output: str | None = None):
     """Plan the capture (and write it to ``output``); the regions report and exit code.
 
-    What ``regions``, ``build`` and ``extract`` share: losses or a missing
-    VMCOREINFO make the run exit 3; ``-q`` leaves the report out.
+    What ``regions``, ``build`` and ``extract`` share: losses, a missing
+    VMCOREINFO or a payload longer than its region make the run exit 3; ``-q`` leaves the report out.
     """
     from minidump.cli import ExitCode
     from minidump.report import Document, Progress, regions_document
@@ -72,7 +72,10 @@ def plan_and_report(capture, args, output: str | None = None):
     if output is not None:
         with Progress(plan.written_bytes, enabled=not args.json) as advance:
             capture.write_vmcore(output, force=args.force, progress=advance)
-    code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    from minidump.assemble import oversized
+    # a blob cut to its region (mislabeled or corrupt) is not a clean run either
+    code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None or oversized(plan.regions) \
+        else ExitCode.OK
     if getattr(args, "quiet", False) and not args.json:
         return None, code
     return Document("regions", doc, args.json), code
