@@ -97,3 +97,18 @@ def test_v2_capture_read_as_v3_would_be_wrong(capsys, v2_ram):
     """The guard: IDs 26-43 of a v1/v2 capture are never given v3 objects."""
     got = {r["id"]: r["object"] for r in regions(capsys, str(v2_ram / "smem.bin"), *memory_args(v2_ram))["regions"]}
     assert got[26] != "clear_seq" and got[42] != "swapper_pg_dir"
+
+
+def test_api_regions_carry_their_objects(samples, expected):
+    """``Capture.regions`` names each region's object as the report does (named on first use:
+    ``dmesg`` alone never names them)."""
+    import minidump
+    truth = {r["id"]: r["symbol"] for r in expected["regions"]}
+    with minidump.open(str(samples / "md")) as cap:
+        cap.dmesg()
+        assert cap._named is None
+        got = {r.id: r.object for r in cap.regions}
+        assert cap.naming["meminspect"].startswith("v3 (ID 26 is clear_seq")
+        assert cap._named is not None
+    assert got == {i: "unknown" if i in UNIDENTIFIABLE else s for i, s in truth.items()}
+    assert all(r.object is None for r in cap.resolved_regions())
