@@ -70,6 +70,8 @@ class Capture(Closable):
         self._assembled = list(regions)
         self._ram = ram               # RAM images given with the capture (--memory), if any
         self._regions: list[Region] | None = None
+        self._named: list[Region] | None = None   # _regions with their objects (regions)
+        self._naming: dict = {}
         self._plan: "Plan | None" = None
         self._memory: "PhysicalMemory | None" = None
         self._kernel: "KernelMemory | None" = None
@@ -90,7 +92,30 @@ class Capture(Closable):
     # -- regions and the plan --------------------------------------------------
     @property
     def regions(self) -> list[Region]:
-        """Every region with its final status: written, or why not (duplicates, overlaps)."""
+        """Every region with its final status (written, or why not) and its ``object``: the
+        kernel object it holds, or ``unknown`` where nothing in the capture identifies it.
+
+        The objects are named on first use (kallsyms, VMCOREINFO, meminspect IDs, captured
+        pointers: :mod:`minidump.meminspect.naming`), so commands that never list regions
+        (``dmesg``, ``info``) do not pay for it.
+        """
+        if self._named is None:
+            from minidump.meminspect.naming import name_objects
+            resolved = self.resolved_regions()
+            names, self._naming = name_objects(self, resolved)
+            self._named = [r.with_(object=n) for r, n in zip(resolved, names)]
+        return list(self._named)
+
+    @property
+    def naming(self) -> dict:
+        """What the regions' objects rest on: ``objects`` (counts by evidence) and, for
+        meminspect captures, ``meminspect`` (the ID series read, and why)."""
+        if self._named is None:
+            self.regions
+        return dict(self._naming)
+
+    def resolved_regions(self) -> list[Region]:
+        """:attr:`regions` without naming their objects (the cheap part: statuses only)."""
         if self._regions is None:
             from minidump.vmcore.plan import SameBytesInFiles, resolve
             compare = SameBytesInFiles()
@@ -107,7 +132,7 @@ class Capture(Closable):
             if self.elf_arch is None:
                 raise LayoutError("unknown architecture: the capture has no ELF header region "
                                   "and its VMCOREINFO names none; give --arch")
-            plan = plan_vmcore(self.regions, self.vmcoreinfo.raw if self.vmcoreinfo else None,
+            plan = plan_vmcore(self.resolved_regions(), self.vmcoreinfo.raw if self.vmcoreinfo else None,
                                self.notes, self.elf_arch)
             self._plan = plan.with_warnings(tuple(self.warnings) + plan.warnings)
         return self._plan
@@ -115,7 +140,7 @@ class Capture(Closable):
     @property
     def lost(self) -> list[Region]:
         """Registered regions whose bytes the capture does not hold."""
-        return [r for r in self.regions if r.status is not None and r.status.lost]
+        return [r for r in self.resolved_regions() if r.status is not None and r.status.lost]
 
     # -- memory ----------------------------------------------------------------
     @property
@@ -124,7 +149,7 @@ class Capture(Closable):
         if self._memory is None:
             from minidump.kernel.memory import Extent, PhysicalMemory
             extents = []
-            for region in self.regions:
+            for region in self.resolved_regions():
                 usable = region.status in (Status.WRITTEN, Status.SHORT)
                 if usable and region.payload is not None and region.paddr is not None:
                     size = min(region.size, region.payload.length)
@@ -189,16 +214,16 @@ class Capture(Closable):
     def use_direct_map(self, page_offset: int) -> None:
         """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""
         self.page_offset = page_offset
-        self._kernel, self._logs = None, {}
+        self._kernel, self._logs, self._named = None, {}, None
 
     def set_vmcoreinfo(self, info: "VmcoreInfo", source: str) -> None:
         """VMCOREINFO found after the join (read from memory through a vmlinux)."""
         self.vmcoreinfo, self.vmcoreinfo_source = info, source
-        self._kernel, self._plan, self._logs = None, None, {}
+        self._kernel, self._plan, self._logs, self._named = None, None, {}, None
 
     def set_arch(self, arch: Arch) -> None:
         self.elf_arch = arch
-        self._kernel, self._plan, self._logs = None, None, {}
+        self._kernel, self._plan, self._logs, self._named = None, None, {}, None
 
     def read(self, paddr: int, size: int) -> bytes:
         """``size`` captured bytes at physical ``paddr``; :class:`minidump.FaultError` where

@@ -502,8 +502,7 @@ class KernelModel:
     mem_section_root_pa: int = 0x27FFF0000    # memblock_alloc in memblocks_present
     vmcoreinfo_pa: int = 0xF29F8000           # get_zeroed_page()
     region_array_pa: int = 0xF29FA000         # qcom minidump: 201 x minidump_region
-    late_pa: int = 0xF29FC800                 # the late (post-late_initcall) registration
-    late_size: int = 0x5C0
+    late_size: int = 6016                     # the late registration: SIZE(pglist_data)
     elf_pa: int = 0xF2A00000                  # CMA block for the ELF header (ID 1)
     smem_base: int = 0x86000000
     smem_size: int = 0x200000
@@ -634,11 +633,11 @@ IMAGE_LAYOUT: dict[str, int] = {
     "_printk_rb_static_descs": 0x1501000,
     "_printk_rb_static_infos": 0x1504000,
     "init_user_ns": 0x150F000,
-    "contig_page_data": 0x150F400,
     # .bss
     "__log_buf": 0x1510000,
     "printk_rb_dynamic": 0x1514000,
     "inspect_entries": 0x1514100,
+    "contig_page_data": 0x1516400,   # !CONFIG_NUMA: NODE_DATA(0), SIZE(pglist_data) 6016
     "_end": 0x1518000,
 }
 
@@ -957,7 +956,7 @@ def _boot_log(m: KernelModel) -> list[LogRecord]:
         dev=rp, step_us=98000)
     at(20117000)
     log("late_dbg: loading out-of-tree module taints kernel.", 4, T(388))
-    log(f"late_dbg: registered {m.late_size}-byte debug buffer with meminspect", 6, T(388))
+    log(f"late_dbg: registered node 0 pglist_data ({m.late_size} bytes) with meminspect", 6, T(388))
     at(42113000)
     sh = T(412)
     log("sysrq: Trigger a crash", 6, sh)
@@ -1407,7 +1406,7 @@ def _build(m: KernelModel) -> None:
         rq = bytearray(prng(seed, f"rq{cpu}", m.rq_size))
         rq[0:8] = bytes(8)                                       # __lock (unlocked)
         rq[8:12] = u32(1 if cpu == m.panic_cpu else 0)           # nr_running
-        dyn(f"runqueues[{cpu}]", m.rq_pa[cpu], bytes(rq), "sched_init")
+        dyn(f"runqueues[cpu{cpu}]", m.rq_pa[cpu], bytes(rq), "sched_init")
     sim.unregister(scratch.id, "core_initcall")
     m.vmcoreinfo = _vmcoreinfo(m)                            # needs the symbols only
     vtext = m.vmcoreinfo.encode()
@@ -1425,7 +1424,17 @@ def _build(m: KernelModel) -> None:
     if not m.probe_early:
         sim.probe(qcom, "module_init (qcom_minidump.ko)")
     if m.late_registration:
-        dyn("late_dbg debug buffer", m.late_pa, prng(seed, "late", m.late_size), "after late_initcall")
+        # an out-of-tree driver registers NODE_DATA(0) (contig_page_data, !CONFIG_NUMA) by its
+        # image address: the capture names it by VMCOREINFO's SYMBOL(contig_page_data)
+        pgdat = bytearray(prng(seed, "late", m.late_size))
+        pgdat[5312:5316] = u32(3)                                   # nr_zones
+        pgdat[5328:5336] = u64(m.phys_offset >> 12)                 # node_start_pfn
+        pgdat[5344:5352] = u64((m.ram_end - m.phys_offset) >> 12)   # node_spanned_pages
+        pgdat[5352:5356] = u32(0)                                   # node_id
+        off = L["contig_page_data"]
+        sim.register(Region(sim.first_free_dynamic(), "contig_page_data", "dynamic",
+                            m.image_va(off), m.image_pa(off), m.late_size, bytes(pgdat)),
+                     "after late_initcall")
     m.regions = dict(sorted(sim.table.items()))
     m.phdr_order = list(sim.phdrs)
     m.smem_order = list(qcom.order)
@@ -1792,7 +1801,7 @@ Specs followed, with the kernel sources they describe:
 | Region set, IDs 1-43 + dynamic ≥ 44, sizes | meminspect.md §3.2 (v3 column), §4.1, §4.2 | `include/linux/meminspect.h`, the v3 annotation patches (`init/version.c`, `kernel/printk/printk.c`, `mm/sparse.c`, `kernel/sched/core.c`, `kernel/configs.c`, `kernel/vmcore_info.c`, `kernel/time/timekeeping.c`, …) |
 | Runtime table `inspect_entries[201]` (40-byte `struct inspect_entry`, in RAM image) | meminspect.md §2.2, §7 | `kernel/meminspect/meminspect.c` |
 | KELF region (ID 1): Ehdr, 201 phdr slots, PT_NOTE (CORE/NT_PRSTATUS zeros, CORE/NT_PRPSINFO, VMCOREINFO header only), PT_LOADs for IDs 3..200 in ascending order, `p_vaddr` image VA (static) / linear VA (dynamic) | meminspect.md §6.1–§6.5 | `init_elfheader()` / `meminspect_prepare_table()` in `kernel/meminspect/meminspect.c` |
-| One registration after late_initcall (ID 45, reused after an early unregistration) appended as the **last** PT_LOAD | meminspect.md §6.1 step 4, §6.7 | same |
+| One registration after late_initcall (ID 45, reused after an early unregistration) appended as the **last** PT_LOAD: an out-of-tree driver registers NODE_DATA(0) (`contig_page_data`, !CONFIG_NUMA, SIZE(pglist_data) 6016) by its linear-map alias, so the capture names it by SYMBOL(contig_page_data)'s physical address | meminspect.md §6.1 step 4, §6.7 | same |
 | VMCOREINFO text, key order and formats | vmcore-consumers.md §e.2, §e.3, §d.2 | `kernel/vmcore_info.c` `crash_save_vmcoreinfo_init()`, `kernel/printk/printk.c` `log_buf_vmcoreinfo_setup()`, `arch/arm64/kernel/vmcore_info.c` |
 | printk lockless ring (512 descriptors, 16 KiB text ring that wraps: tail pushed, reusable descriptors, a wrapping block stored at index 0 with its id at both ends) | vmcore-consumers.md §d.3, §d.4 | `kernel/printk/printk_ringbuffer.[ch]` (`data_alloc`, `get_next_lpos`, `data_push_tail`, `desc_make_reusable`), `kernel/printk/printk.c` (`vprintk_store`, `printk_sprint`) |
 | SMEM region array (201 × `minidump_region`, names "K"+8 chars, seq = ID, size ALIGN 4), APSS slot 0, ADD-order with the built-in probe-early defect `[2, 3, dynamic…, 1, 4…43, late]` | meminspect.md §6.7, §8.2–§8.4 | `drivers/soc/qcom/minidump.c`, `include/linux/soc/qcom/minidump.h` |

@@ -63,9 +63,20 @@ def trimmed(payload: Payload | None, size: int, reason: str = "") -> tuple[Paylo
     return cut, f"{reason}; {extra}" if reason else extra
 
 
+def oversized(regions: list[Region]) -> list[Region]:
+    """The regions whose payloads were longer than the region by more than the slack.
+
+    The slack is ALIGN(size, 4) for md_*.BIN files and for Raw_Dmp! sections
+    alike: XBL writes each section packed, ``section_size`` being the blob's
+    own length (the section data of one dump follow each other unpadded), so
+    a partition section carries no padding beyond the blob's.
+    """
+    return [r for r in regions if OVERSIZED in r.reason and "are not written" in r.reason]
+
+
 def oversized_warning(regions: list[Region]) -> str | None:
     """One warning naming the regions whose payloads were longer than the region."""
-    over = [r for r in regions if OVERSIZED in r.reason and "are not written" in r.reason]
+    over = oversized(regions)
     if not over:
         return None
     named = ", ".join(r.source or r.name for r in over[:8])

@@ -57,6 +57,16 @@ def place_on_kelf(kelf: Kelf, kelf_row: Row, rest: list[Row], used: set[int],
                 placed[i] = row
                 used.add(id(row))
                 break
+    #    a container that states only the blob's length (a Raw_Dmp! section_size) for a
+    #    longer blob at a PT_LOAD's address: the blob is this region's, cut to it and said
+    for i, load in enumerate(loads):
+        if i in placed:
+            continue
+        for row in by_pa.get(load.paddr, ()):
+            if id(row) not in used and row.size is not None and row.size > load.filesz:
+                placed[i] = row
+                used.add(id(row))
+                break
     # 3. downstream: by section name; the k-th region of a name has seq_num k and the
     #    firmware names its blob md_<name><k>.BIN
     if kelf.variant == "downstream":

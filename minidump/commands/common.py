@@ -90,11 +90,11 @@ def report_options(p: argparse.ArgumentParser) -> None:
 def plan_and_report(capture, args, output: str | None = None):
     """Plan the capture (and write it to ``output``); the regions report and exit code.
 
-    What ``regions``, ``build`` and ``extract`` share: losses or a missing
-    VMCOREINFO make the run exit 3.  ``regions`` prints every row; ``build`` and
-    ``extract`` print a summary and the rows that need attention (every row with
-    ``--table``).  ``-q`` leaves the report out but never a loss: lost regions
-    then go to stderr, one line each.
+    What ``regions``, ``build`` and ``extract`` share: losses, a missing VMCOREINFO
+    or a payload longer than its region make the run exit 3.  ``regions`` prints
+    every row; ``build`` and ``extract`` print a summary and the rows that need
+    attention (every row with ``--table``).  ``-q`` leaves the report out but never
+    a loss: lost regions then go to stderr, one line each.
     """
     from minidump.cli import ExitCode
     from minidump.report import Document, Progress, regions_document
@@ -105,7 +105,10 @@ def plan_and_report(capture, args, output: str | None = None):
     if output is not None:
         with Progress(plan.written_bytes, enabled=not args.json) as advance:
             capture.write_vmcore(output, force=args.force, progress=advance)
-    code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None else ExitCode.OK
+    from minidump.assemble import oversized
+    # a blob cut to its region (mislabeled or corrupt) is not a clean run either
+    code = ExitCode.LOST if plan.lost or capture.vmcoreinfo is None or oversized(plan.regions) \
+        else ExitCode.OK
     if getattr(args, "quiet", False) and not args.json:
         return (Document("losses", doc) if code == ExitCode.LOST else None), code
     kind = "build" if output is not None and not getattr(args, "table", False) else "regions"

@@ -21,6 +21,8 @@ examples:
   minidump regions md/                 # what build would write, as a table
   minidump regions rawdump.img --json  # the same rows for scripts
   minidump regions --vmlinux vmlinux   # what this kernel registers (.inspect_table)
+  minidump regions vmcore --vmlinux vmlinux --regions v3-default --profile crash
+                                       # what that extract would write
 """
 
 
@@ -36,12 +38,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "with a full capture, the regions extract would write")
     p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
                    help="ID names when the vmlinux has no enum meminspect_uid")
+    from minidump.meminspect.extract import PROFILES
+    p.add_argument("--regions", metavar="FILE",
+                   help="with a full capture and --vmlinux: preview extract --regions FILE "
+                        "('v3-default' is the shipped meminspect v3 set)")
+    p.add_argument("--profile", choices=sorted(PROFILES),
+                   help="with a full capture and --vmlinux: preview extract --profile")
     return p
 
 
 def run(args) -> tuple[Document, ExitCode]:
     if args.vmlinux:
         return _with_vmlinux(args)
+    if args.regions or args.profile:
+        raise UsageError("--regions and --profile preview an extract: give a full capture "
+                         "and --vmlinux VMLINUX")
     if not args.input:
         raise UsageError("regions needs INPUT, or --vmlinux VMLINUX")
     with open_capture(args, args.input) as capture:
@@ -54,14 +65,17 @@ def _with_vmlinux(args) -> tuple[Document, ExitCode]:
     from minidump.sources import is_memory_spec
 
     if args.input is None:
+        if args.regions or args.profile:
+            raise UsageError("--regions and --profile preview an extract: give the full "
+                             "capture too")
         return Document("regions", static_document(args.vmlinux, args.meminspect_version),
                         args.json), ExitCode.OK
     if not (sniff(args.input) or is_memory_spec(args.input)):
         raise UsageError(f"regions --vmlinux takes a full capture (ELF vmcore or FILE@PADDR), "
                          f"not {args.input}; without --vmlinux it lists firmware minidumps")
     with extract(args.input, vmlinux=args.vmlinux, memory=args.memory,
-                 meminspect_version=args.meminspect_version,
-                 vmcoreinfo=args.vmcoreinfo) as capture:
+                 meminspect_version=args.meminspect_version, vmcoreinfo=args.vmcoreinfo,
+                 regions=args.regions, profile=args.profile) as capture:
         return plan_and_report(capture, args)
 
 

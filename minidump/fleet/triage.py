@@ -130,7 +130,7 @@ def triage_one(spec: dict) -> dict:
     try:
         with minidump.open(kwargs.pop("path"), **kwargs) as cap:
             opened = time.perf_counter()
-            regions = cap.regions
+            regions = cap.resolved_regions()   # statuses; objects are not needed
             document = cap.facts()
             facts = document["facts"]
             problems, lines, uptime = [], [], None

@@ -108,7 +108,7 @@ def name_objects(capture: "Capture", regions: list[Region]) -> tuple[list[str], 
     table = _kallsyms(capture)
     meminspect = capture.scheme == "meminspect"
     version = capture_version(regions, info, capture.scheme) if meminspect else None
-    symbols = _vmcoreinfo_symbols(info)
+    symbols = _vmcoreinfo_symbols(info, _translator(capture))
     dynamic = _dynamic_objects(capture, regions, info) if meminspect else {}
     out, counts = [], {}
     for index, region in enumerate(regions):
@@ -146,6 +146,9 @@ def _name_one(capture, region, index, table, symbols, version, dynamic, meminspe
             if where is not None and where != region.vaddr:
                 return None, ""      # VMCOREINFO places that object elsewhere
             return name, "meminspect ID"
+    if by_symbol is None and region.paddr is not None:
+        # an image object registered by its linear-map alias: the same physical address
+        by_symbol = symbols.get(("pa", region.paddr))
     if by_symbol is not None:
         return by_symbol, "VMCOREINFO"
     if index in dynamic:
@@ -160,8 +163,20 @@ def _kallsyms(capture):
         return None
 
 
-def _vmcoreinfo_symbols(info) -> dict:
-    """``SYMBOL(name)=addr`` both ways: address -> name (unique addresses only), name -> address."""
+def _translator(capture):
+    """VMCOREINFO's kernel-image rule (virtual to physical), or None."""
+    if capture.vmcoreinfo is None or not capture.arch:
+        return None
+    from minidump.kernel.translate import Translator
+    try:
+        return Translator(capture.arch, capture.vmcoreinfo)
+    except MinidumpError:
+        return None
+
+
+def _vmcoreinfo_symbols(info, translator=None) -> dict:
+    """``SYMBOL(name)=addr`` both ways: address -> name (unique addresses only), name -> address,
+    and ``("pa", paddr)`` -> name where ``translator`` maps the symbol to a physical address."""
     if info is None:
         return {}
     by_addr: dict = {}
@@ -175,9 +190,21 @@ def _vmcoreinfo_symbols(info) -> dict:
             continue
         by_name[name] = addr
         by_addr.setdefault(addr, set()).add(name)
+        paddr = _image_pa(translator, addr)
+        if paddr is not None:
+            by_addr.setdefault(("pa", paddr), set()).add(name)
     out: dict = {a: n.pop() for a, n in by_addr.items() if len(n) == 1}
     out.update(by_name)
     return out
+
+
+def _image_pa(translator, vaddr: int) -> int | None:
+    if translator is None:
+        return None
+    try:
+        return translator.pa(vaddr)
+    except MinidumpError:
+        return None
 
 
 def _starts_with(capture, region: Region, magic: bytes) -> bool:
@@ -236,5 +263,5 @@ def _dynamic_objects(capture, regions: list[Region], info) -> dict[int, str]:
     for (base, size), members in groups.items():
         if len(members) == len(cpus):
             for cpu, i in members.items():
-                found[i] = f"runqueues[{cpu}]"
+                found[i] = f"runqueues[cpu{cpu}]"
     return found

@@ -99,6 +99,23 @@ def test_regions_vmlinux_with_capture_plans_without_writing(machine, tmp_path, c
     assert not list(tmp_path.glob("*.vmcore"))
 
 
+def test_regions_previews_extract_with_regions_file_and_profile(machine, tmp_path, capsys):
+    """regions takes extract's --regions and --profile: the same rows, nothing written."""
+    regions = tmp_path / "my.regions"
+    regions.write_text("jiffies_64\nlinux_banner 0x10\n")
+    args = ["--vmlinux", machine.vmlinux, f"{machine.ram}@0", "--regions", str(regions),
+            "--profile", "crash"]
+    rc, preview = _run_json(capsys, "regions", *args)
+    rc_x, written = _run_json(capsys, "extract", *args, "-o", str(tmp_path / "o"))
+    assert (rc, rc_x) == (0, 0) and preview["output"] is None
+    rows = [(r["name"], r["paddr"], r["size"], r["status"]) for r in preview["regions"]]
+    assert rows == [(r["name"], r["paddr"], r["size"], r["status"]) for r in written["regions"]]
+    names = {r["name"] for r in preview["regions"]}
+    assert {"linux_banner", "page_offset_base"} <= names
+    assert main(["regions", "--vmlinux", machine.vmlinux, "--regions", "v3-default"]) == 2
+    assert "give the full capture too" in capsys.readouterr().err
+
+
 def test_extract_usage_errors(machine, tmp_path, capsys):
     bare = tmp_path / "plain"
     bare.write_bytes(make_vmlinux(VmlinuxSpec(sections=[Sec(".data", LINK_TEXT, bytes(64))],

@@ -13,8 +13,9 @@ import pytest
 from builders import memory_args
 from minidump.cli import main
 
-#: regions nothing in the capture identifies (a driver's buffer registered late)
-UNIDENTIFIABLE = {45}
+#: regions nothing in the capture identifies: none (ID 45, NODE_DATA(0) registered late by a
+#: driver through its linear-map alias, is named by SYMBOL(contig_page_data)'s physical address)
+UNIDENTIFIABLE: set[int] = set()
 ARRAY_PA, DDR5_PA = 0xF29FA000, 0xF29F8000   # the APSS minidump_region array, in ram/ddr5.bin
 #: v3 ID -> (v1/v2 ID, the name the v1/v2 driver gives it); clear_seq and tk_data have no
 #: v1/v2 ID, so they become dynamic registrations
@@ -34,10 +35,11 @@ def test_every_sample_region_named(capsys, samples, expected):
     truth = {r["id"]: r["symbol"] for r in expected["regions"]}
     got = {r["id"]: r["object"] for r in doc["regions"]}
     assert got == {i: "unknown" if i in UNIDENTIFIABLE else s for i, s in truth.items()}
-    assert got[29] == "_sinittext" and got[46] == "runqueues[0]" and got[53] == "runqueues[7]"
+    assert got[29] == "_sinittext" and got[46] == "runqueues[cpu0]" and got[53] == "runqueues[cpu7]"
     assert doc["meminspect"].startswith("v3 (ID 26 is clear_seq")
-    assert doc["objects"] == ("52 of 53 regions named: 43 from meminspect ID, 9 from what "
-                              "points at it")
+    assert got[45] == "contig_page_data"
+    assert doc["objects"] == ("53 of 53 regions named: 43 from meminspect ID, 9 from what "
+                              "points at it, 1 from VMCOREINFO")
 
 
 @pytest.mark.parametrize("container", ["rawdump.img", "md-nokelf"])
@@ -50,7 +52,7 @@ def test_other_containers_named_alike(capsys, samples, container):
 def test_table_has_the_object_column(capsys, samples):
     assert main(["regions", str(samples / "md")]) == 0
     out = capsys.readouterr().out
-    assert "┃ object " in out and "runqueues[3]" in out and "meminspect IDs: v3" in out
+    assert "┃ object " in out and "runqueues[cpu3]" in out and "meminspect IDs: v3" in out
 
 
 def test_build_report_names_objects(capsys, tmp_path, samples):
@@ -97,3 +99,18 @@ def test_v2_capture_read_as_v3_would_be_wrong(capsys, v2_ram):
     """The guard: IDs 26-43 of a v1/v2 capture are never given v3 objects."""
     got = {r["id"]: r["object"] for r in regions(capsys, str(v2_ram / "smem.bin"), *memory_args(v2_ram))["regions"]}
     assert got[26] != "clear_seq" and got[42] != "swapper_pg_dir"
+
+
+def test_api_regions_carry_their_objects(samples, expected):
+    """``Capture.regions`` names each region's object as the report does (named on first use:
+    ``dmesg`` alone never names them)."""
+    import minidump
+    truth = {r["id"]: r["symbol"] for r in expected["regions"]}
+    with minidump.open(str(samples / "md")) as cap:
+        cap.dmesg()
+        assert cap._named is None
+        got = {r.id: r.object for r in cap.regions}
+        assert cap.naming["meminspect"].startswith("v3 (ID 26 is clear_seq")
+        assert cap._named is not None
+    assert got == {i: "unknown" if i in UNIDENTIFIABLE else s for i, s in truth.items()}
+    assert all(r.object is None for r in cap.resolved_regions())

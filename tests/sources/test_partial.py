@@ -300,20 +300,45 @@ def test_table_errors_name_the_ram_image_for_blob_inputs(capsys, ram, samples):
 
 
 def test_oversized_blob_is_cut_to_its_region_and_said(capsys, tmp_path, md, samples):
-    """A blob longer than its region (firmware padding, a stale tail): only the region's bytes
-    are written, the region stays written, and the report says how many bytes were left out."""
+    """A blob longer than its region (a stale tail, a mislabeled file): only the region's bytes
+    are written, the region stays written, the report says how many bytes were left out, and
+    the run exits 3 so the mislabeled blob does not pass as a clean run."""
     with open(md / "md_Kjiffies10.BIN", "ab") as fh:
         fh.write(b"\xee" * 0xFF8)
     code, doc, err = regions(capsys, str(md))
-    assert code == 0, err
+    assert code == 3, err
     row = next(r for r in doc["regions"] if r["id"] == 10)
     assert (row["status"], row["size"]) == ("written", 8)
     assert row["reason"] == "payload has 0x1000 bytes, the region 0x8: the last 0xff8 are not written"
     assert ("1 payload is longer than its region; only the region's bytes are written: "
             "md_Kjiffies10.BIN") in doc["warnings"]
-    assert main(["build", "--from-table", str(md), "-o", str(tmp_path / "a.vmcore")]) == 0
+    assert main(["build", "--from-table", str(md), "-o", str(tmp_path / "a.vmcore")]) == 3
     assert main(["build", "--from-table", str(samples / "md"), "-o", str(tmp_path / "b.vmcore")]) == 0
     assert (tmp_path / "a.vmcore").read_bytes() == (tmp_path / "b.vmcore").read_bytes()
+
+
+def test_oversized_rawdump_section_is_cut_and_exits_3(capsys, tmp_path, samples):
+    """Raw_Dmp! sections are packed (each section_size is its blob's length, the next section's
+    data follows at once), so a section's slack is its blob's ALIGN(size, 4) and no more: a
+    section header claiming 0x1008 bytes for the 8-byte jiffies region is flagged, exit 3."""
+    data = bytearray((samples / "rawdump.img").read_bytes())
+    count = struct.unpack_from("<I", data, 52)[0]
+    sections = [struct.unpack_from("<QQ", data, 56 + 64 * i + 12) for i in range(count)]
+    assert all(a + n == b for (a, n), (b, _) in zip(sections, sections[1:]))  # packed
+    at = next(56 + 64 * i for i in range(count)
+              if data[56 + 64 * i + 44:56 + 64 * i + 64].rstrip(b"\0") == b"md_Kjiffies10.BIN")
+    assert struct.unpack_from("<Q", data, at + 20)[0] == 8
+    struct.pack_into("<Q", data, at + 20, 0x1008)
+    img = tmp_path / "raw.img"
+    img.write_bytes(data)
+    code, doc, err = regions(capsys, str(img))
+    assert code == 3, err
+    row = next(r for r in doc["regions"] if r["id"] == 10)
+    assert (row["status"], row["size"]) == ("written", 8)
+    assert row["reason"] == "payload has 0x1008 bytes, the region 0x8: the last 0x1000 are not written"
+    assert ("1 payload is longer than its region; only the region's bytes are written: "
+            "raw.img:md_Kjiffies10.BIN") in doc["warnings"]
+    assert regions(capsys, str(samples / "rawdump.img"))[0] == 0
 
 
 def test_alignment_padding_is_not_oversized():
