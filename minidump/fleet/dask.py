@@ -72,32 +72,50 @@ def client_for(address: str):
     return Client(address), None
 
 
+def _outcome(future, spec: dict) -> dict | None:
+    """The record a finished future gives; None when its worker died (KilledWorker)."""
+    if future.status == "finished":
+        return future.result()
+    exc = future.exception()
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return None
+    return failed(spec, f"internal error: {name}: {exc}".splitlines()[0])
+
+
 def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
              on_record: Callable[[dict], None] | None = None,
              func: Callable[[dict], dict] = triage_one) -> tuple[list[dict], bool]:
     """A record per spec, in the specs' order, computed on Dask; and whether interrupted."""
     client, cluster = client_for(address)
-    from distributed import as_completed
+    from distributed import as_completed, wait
 
     records: list[dict | None] = [None] * len(specs)
     interrupted = False
     try:
         futures = client.map(_guarded, specs, work=func, timeout=timeout, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
+        killed: list[int] = []
         try:
             for future in as_completed(futures):
                 i = index[future.key]
-                if future.status == "finished":
-                    rec = future.result()
-                else:
-                    exc = future.exception()
-                    name = type(exc).__name__
-                    reason = ("worker died (KilledWorker)" if name == "KilledWorker"
-                              else f"internal error: {name}: {exc}".splitlines()[0])
-                    rec = failed(specs[i], reason)
+                rec = _outcome(future, specs[i])
+                if rec is None:      # its worker died: maybe because of another capture
+                    killed.append(i)
+                    continue
                 records[i] = rec
                 if on_record is not None:
                     on_record(rec)
+            # a worker that dies takes every capture it held with it: each goes again alone,
+            # so only the one that kills its worker by itself is recorded as having done so
+            for i in sorted(killed):
+                future = client.submit(_guarded, specs[i], work=func, timeout=timeout,
+                                       pure=False)
+                wait([future])
+                records[i] = _outcome(future, specs[i]) or failed(
+                    specs[i], "worker died (KilledWorker)")
+                if on_record is not None:
+                    on_record(records[i])
         except KeyboardInterrupt:
             interrupted = True
             client.cancel(futures)
