@@ -36,6 +36,76 @@ then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux
 """
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help wrapped to the terminal, with example command lines kept whole.
+
+    The description and prose in the epilog are wrapped to the width. An
+    example line (an indented line under a bare ``heading:``) is never broken:
+    when it does not fit, its ``# comment`` moves to a line of its own above it.
+    ``then:`` lines list commands separated by three or more spaces; each goes
+    on a line of its own when they do not fit together.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import re
+        import textwrap
+
+        width = max(width, 40)
+        out: list[str] = []
+        lines = text.splitlines()
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            i += 1
+            if not line.strip():
+                out.append("")
+                continue
+            if not line.startswith(" ") and re.match(r"^[\w ]+:\s*$", line):
+                out.append(line)            # "examples:": what follows is verbatim
+                while i < len(lines) and lines[i].startswith(" "):
+                    group = [lines[i]]      # a command and its backslash continuations
+                    i += 1
+                    while (group[-1].split("  # ")[0].rstrip().endswith("\\")
+                           and i < len(lines) and lines[i].startswith(" ")):
+                        group.append(lines[i])
+                        i += 1
+                    out.extend(self._example(group, width))
+                continue
+            if not line.startswith(" ") and re.match(r"^\w+:  ", line):
+                head, _, rest = line.partition(":")
+                items = re.split(r"\s{3,}", rest.strip())
+                if len(line) <= width:
+                    out.append(line)
+                else:               # "then:" with several commands
+                    out.append(head + ":")
+                    out.extend("  " + item for item in items)
+                continue
+            # prose: this line and its indented continuation lines, one paragraph
+            para = [line.strip()]
+            while i < len(lines) and lines[i].startswith(" ") and line[:1] != " ":
+                para.append(lines[i].strip())
+                i += 1
+            out.extend(textwrap.wrap(" ".join(para), width, initial_indent=indent,
+                                     subsequent_indent=indent + ("  " if line[:1] != " "
+                                                                 and ":" in line else ""),
+                                     break_on_hyphens=False, break_long_words=False)
+                       or [""])
+        return "\n".join(out)
+
+    @staticmethod
+    def _example(group: list[str], width: int) -> list[str]:
+        if all(len(line) <= width or "  # " not in line for line in group):
+            return [line.rstrip() for line in group]
+        comments, commands = [], []
+        for line in group:
+            command, _, comment = line.partition("  # ")
+            commands.append(command.rstrip())
+            if comment.strip():
+                comments.append(comment.strip())
+        lead = group[0][:len(group[0]) - len(group[0].lstrip())]
+        return [f"{lead}# {'; '.join(comments)}", *commands]
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(ExitCode.USAGE, f"{PROG}: error: {message}\n")
@@ -77,7 +147,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG,
                      description="Turn Linux kernel minidumps into small ELF vmcores that "
                                  "crash and drgn open.",
-                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                     epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

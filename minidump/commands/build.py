@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import (add_input_options, input_paths, open_capture,
                                       output_options, plan_and_report,
@@ -16,7 +16,8 @@ examples:
   minidump build --from-table md/ -o vmcore             # md_*.BIN blobs (qdl / QPST)
   minidump build --from-table rawdump.img -o vmcore     # a Raw_Dmp! partition image
   minidump build --from-table ram/smem.bin \\
-      --memory ram/smem.bin@0x86000000 --memory ram/ddr0.bin@0x80000000 -o vmcore
+      --memory ram/smem.bin@0x86000000 \\
+      --memory ram/ddr0.bin@0x80000000 -o vmcore
 then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux
 """
 
@@ -26,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "build", help=COMMANDS["build"],
                        description="Write one ELF vmcore (VMCOREINFO note + one PT_LOAD per "
                                    "region) from a firmware minidump.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("--from-table", dest="input", metavar="INPUT", required=True,
                    help="md_*.BIN directory, Raw_Dmp! image, SMEM item-602 blob, or RAM "
                         "image holding the SMEM table")

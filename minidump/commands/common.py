@@ -29,8 +29,9 @@ def add_input_options(p: argparse.ArgumentParser, *, positional: str | None = "i
                        help="raw Sahara memory-debug table giving each md_*.BIN its address")
     group.add_argument("--vmcoreinfo", metavar="FILE",
                        help="VMCOREINFO text to use instead of the captured one")
-    group.add_argument("--format", default="auto", choices=FORMATS,
-                       help="input container (default: detect)")
+    group.add_argument("--format", default="auto", choices=FORMATS, metavar="FORMAT",
+                       help="input container: " + ", ".join(FORMATS) + " (default: auto, "
+                            "detect)")
     group.add_argument("--arch", help="arm64, x86_64, arm, riscv64 (default: from the capture)")
 
 

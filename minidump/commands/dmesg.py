@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
 from minidump.report import Document
@@ -31,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Print the kernel log from the printk ring buffer "
                                    "(lockless 5.10+, or the older log_buf formats) using "
                                    "VMCOREINFO only.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, positional="capture")
     p.add_argument("--caller", action="store_true",
                    help="print the caller id ([    T123] / [     C1]) after the timestamp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import (input_paths, output_options, plan_and_report,
                                       report_options)
@@ -27,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Write a small vmcore holding only the regions the kernel registered for "
                     "inspection (meminspect static + runtime entries, memblock INSPECT), or "
                     "those a --regions file lists, read from a full capture.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("capture", metavar="CAPTURE",
                    help="ELF vmcore (kdump, QEMU dump-guest-memory) or raw RAM image FILE@PADDR")
     p.add_argument("--vmlinux", metavar="VMLINUX", required=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, open_capture
 from minidump.errors import MinidumpError
@@ -36,7 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "--dump-dmesg and vmcore-dmesg, whether it will open "
                                    "the capture, with which command line, and the first "
                                    "missing piece that blocks it.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, positional="capture")
     p.add_argument("--vmlinux", metavar="VMLINUX",
                    help="read symbols from it and verify it matches the capture")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, open_capture, plan_and_report
 from minidump.errors import UsageError
@@ -21,8 +21,8 @@ examples:
   minidump regions md/                 # what build would write, as a table
   minidump regions rawdump.img --json  # the same rows for scripts
   minidump regions --vmlinux vmlinux   # what this kernel registers (.inspect_table)
-  minidump regions vmcore --vmlinux vmlinux --regions v3-default --profile crash
-                                       # what that extract would write
+  minidump regions vmcore --vmlinux vmlinux --regions v3-default \\
+      --profile crash                  # what that extract would write
 """
 
 
@@ -31,7 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "regions", help=COMMANDS["regions"],
                        description="List the regions of a capture and what build would "
                                    "do with each.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, optional=True)
     p.add_argument("--vmlinux", metavar="VMLINUX",
                    help="list the vmlinux's static meminspect entries (.inspect_table); "

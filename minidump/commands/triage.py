@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.errors import UsageError
 from minidump.report import Document
@@ -40,7 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "each capture once) and report, per capture, its container, status, "
                     "release, build-id, arch, uptime, crash event and signature, regions "
                     "written and lost; then the crashes grouped by signature, newest first.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("paths", metavar="PATH", nargs="+",
                    help="a capture, or a directory searched for captures")
     p.add_argument("--workers", metavar="N", type=int, default=None,

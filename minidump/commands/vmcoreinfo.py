@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from minidump.cli import ExitCode
+from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.commands.common import add_input_options, input_paths, open_capture, output_options
 from minidump.errors import FormatError, UsageError
@@ -37,7 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "from a vmlinux (BTF, else DWARF) like makedumpfile "
                                    "-g, taking runtime values (KERNELOFFSET, phys_base, "
                                    "...) from CAPTURE when given.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, positional="capture", optional=True)
     p.add_argument("--vmlinux", metavar="VMLINUX", help="generate from this vmlinux")
     p.add_argument("--pagesize", type=int, metavar="N",

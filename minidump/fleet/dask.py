@@ -73,12 +73,25 @@ def client_for(address: str):
 
 
 def _outcome(future, spec: dict) -> dict | None:
-    """The record a finished future gives; None when its worker died (KilledWorker)."""
-    if future.status == "finished":
-        return future.result()
+    """The record a finished future gives; None when its worker died.
+
+    None also when the result was lost: a worker that dies takes the finished
+    results it held with it, and Dask then reports the future as lost or
+    pending again rather than as an error.  Those captures go again alone.
+    """
+    status = future.status
+    if status == "finished":
+        try:
+            return future.result()
+        except Exception as exc:  # the result went with its worker in the meantime
+            if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
+                return None
+            raise
+    if status != "error":
+        return None
     exc = future.exception()
     name = type(exc).__name__
-    if name == "KilledWorker":
+    if exc is None or name == "KilledWorker":
         return None
     return failed(spec, f"internal error: {name}: {exc}".splitlines()[0])
 
