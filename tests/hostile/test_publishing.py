@@ -175,3 +175,64 @@ def test_sigterm_at_random_points_leaves_a_whole_vmcore_or_nothing(tmp_path):
             assert proc.returncode in (143, -signal.SIGTERM), err
         outcomes.add(proc.returncode)
     assert outcomes   # (which outcomes occur depends on the machine's speed)
+
+
+def _no_temp_name(err: str, out: Path) -> None:
+    line = one_error_line(err)
+    assert str(out) in line, line
+    assert ".minidump-" not in line and ".tmp" not in line, line
+    assert [p.name for p in out.parent.iterdir()] == [], "nothing is left behind"
+
+
+@pytest.mark.parametrize("command", [["build", "--from-table", MD],
+                                     ["dmesg", MD], ["vmcoreinfo", MD]])
+def test_a_full_file_system_names_the_users_path(tmp_path, capsys, command):
+    """A real full file system: a 4 KiB tmpfs (root only; else skipped)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(mnt)],
+                          capture_output=True)
+    if proc.returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        (mnt / "sub").mkdir()
+        if command[0] != "build":   # fill it, so that even a small text cannot be written
+            with open(mnt / "filler", "wb") as fh:
+                with pytest.raises(OSError):
+                    fh.write(b"x" * 65536)
+                    fh.flush()
+        out = mnt / "sub" / "out"
+        code, _, err = run(capsys, *command, "-o", str(out))
+        assert code == 1, err
+        assert "No space left on device" in err
+        _no_temp_name(err, out)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("call", ["link", "replace"])
+def test_a_failed_publish_names_the_users_path(tmp_path, capsys, monkeypatch, force, call):
+    """The kernel names the temp file in a failed link or rename; the user never sees it."""
+    import errno
+    out = tmp_path / "out" / "vmcore"
+    out.parent.mkdir()
+    real = getattr(os, call)
+
+    def refuse(src, dst, *args, **kwargs):
+        if os.path.basename(src).startswith(".minidump-"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), src, None, dst)
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, call, refuse)
+    if call == "replace" and not force:     # the rename is the fallback when links fail
+        monkeypatch.setattr(os, "link", lambda src, dst: (_ for _ in ()).throw(
+            OSError(errno.EPERM, "Operation not permitted", src, None, dst)))
+    code, _, err = run(capsys, "build", "--from-table", MD, "-o", str(out),
+                       *(["--force"] if force else []))
+    if call == "link" and force:            # --force does not link
+        assert code == 0 and out.exists()
+        return
+    assert code == 1, err
+    assert "Permission denied" in err
+    _no_temp_name(err, out)
