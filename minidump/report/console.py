@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from minidump.model import Status
-from minidump.report import (attention as _attention, hexa, notice_lines,
+from minidump.report import (attention as _attention, hexa, notice_lines, size_text,
                              region_title as _title,
                              summary_lines)
 
@@ -240,7 +240,7 @@ def _region_table(console: Console, title: str, rows: list[dict[str, Any]]) -> N
     if objects:
         columns.append(Column("object", max_width=NAME_MAX, min_width=6))
     columns += [Column("physical", "number", "right"), Column("virtual", "number", "right"),
-                Column("size", "number", "right"),
+                Column("size", "number", "right"), Column("", "number", "right"),
                 Column("source", max_width=SOURCE_MAX, min_width=8),
                 Column("status", "number")]
     cells = []
@@ -249,7 +249,8 @@ def _region_table(console: Console, title: str, rows: list[dict[str, Any]]) -> N
                       if r["status"] != "pending" else "")
         named = [r["name"], r.get("object") or ""] if objects else [r["name"]]
         cells.append(["-" if r["id"] is None else str(r["id"]), *named, hexa(r["paddr"]),
-                      hexa(r["vaddr"]), hexa(r["size"]), r["source"], status])
+                      hexa(r["vaddr"]), hexa(r["size"]),
+                      "-" if r["size"] is None else size_text(r["size"]), r["source"], status])
     fit_table(console, title, columns, cells)
 
 

@@ -220,3 +220,26 @@ def test_progress_bar_counts_binary_units_in_a_pty(tmp_path):
     assert frames and all("/80.0 MiB" in f for f in frames), frames
     assert not re.search(r"\d (?:MB|GB|kB)", text)
     assert "80.0 MiB of region data" in text
+
+
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_region_sizes_are_in_hex_and_for_people(capsys, width):
+    """Each row's size in hex and, beside it, in binary units (1 KiB = 1024 bytes)."""
+    regions = _json(capsys, "regions", str(SAMPLE / "md"))["regions"]
+    proc = subprocess.run([sys.executable, "-m", "minidump", "regions", str(SAMPLE / "md")],
+                          capture_output=True, text=True,
+                          env=dict(os.environ, COLUMNS=str(width)))
+    text = BOX.sub(" ", proc.stdout)
+    pairs = re.findall(r"(0x[0-9a-f]+)\s+(\d+(?:\.\d)?) (B|KiB|MiB|GiB)\b", text)
+    assert len(pairs) == len(regions), (width, text[:400])
+    for region, (hexsize, value, unit) in zip(regions, pairs):
+        assert int(hexsize, 16) == region["size"]
+        if unit == "B":
+            assert int(value) == region["size"] < 1024
+        else:   # one decimal, of the largest unit the size reaches
+            assert region["size"] >= UNITS[unit]
+            assert abs(float(value) * UNITS[unit] - region["size"]) <= 0.05 * UNITS[unit]
+    assert ("0x3e0c", "15.5", "KiB") in pairs and ("0x208", "520", "B") in pairs
