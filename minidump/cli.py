@@ -85,9 +85,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             while i < len(lines) and lines[i].startswith(" ") and line[:1] != " ":
                 para.append(lines[i].strip())
                 i += 1
+            hanging = "  " if re.match(r"^\w[\w ]{0,30}: ", line) else ""  # "exit status: ..."
             out.extend(textwrap.wrap(" ".join(para), width, initial_indent=indent,
-                                     subsequent_indent=indent + ("  " if line[:1] != " "
-                                                                 and ":" in line else ""),
+                                     subsequent_indent=indent + hanging,
                                      break_on_hyphens=False, break_long_words=False)
                        or [""])
         return "\n".join(out)
@@ -140,8 +140,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
                        help="colour on a terminal (default: auto; NO_COLOR turns it off)")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; only the module of ``command`` is imported."""
+def build_parser(command: str | None = None, *, every: bool = False) -> argparse.ArgumentParser:
+    """The argument parser; only the module of ``command`` is imported (all with ``every``)."""
     from minidump.commands import COMMANDS, load
 
     parser = _Parser(prog=PROG,
@@ -152,7 +152,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, summary in COMMANDS.items():
-        if name == command:
+        if name == command or every:
             p = load(name).add_parser(sub)
             add_global_options(p, top=False)
         else:  # listed in --help without importing it

@@ -69,6 +69,10 @@ def test_help_fits_the_terminal_and_keeps_every_example(command, columns):
         assert columns < 80, (columns, line)
         assert re.match(r"^ {2,}(minidump |--)", line) and " # " not in line, line
     assert _words(description) in _words(out)
+    lines = out.splitlines()     # the description is a plain paragraph: no hanging indent
+    first = next(i for i, line in enumerate(lines) if line.startswith(description[:20]))
+    body = lines[first:lines.index("", first)]
+    assert not [line for line in body if line.startswith(" ")], body
     examples = _commands_in(epilog)
     assert examples, "every command's help carries an example"
     joined = _commands_in(out[out.index("examples:"):])
