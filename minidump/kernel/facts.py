@@ -90,6 +90,14 @@ class Inspector:
             address = region.vaddr if region is not None else None
         return address
 
+    def _kallsyms_address(self, name: str) -> int | None:
+        """``name``'s runtime address from the kallsyms tables in the capture, if they read."""
+        try:
+            table = self.capture.kallsyms()
+        except MinidumpError:
+            return None
+        return table.address(name) if table is not None else None
+
     def region_of(self, name: str):
         """The captured region that holds kernel object ``name`` by its meminspect static ID
         (``minidump.meminspect.static.ID_TABLES``), or None (not meminspect, not captured)."""
@@ -272,6 +280,19 @@ class Inspector:
                     key(consumer, name, "address translation")
             if consumer in ("crash --minimal", "crash"):
                 key(consumer, "SYMBOL(_stext)", "KASLR relocation")
+            if consumer in ("crash --minimal", "crash") and arch == "x86_64":
+                # x86_64_init(POST_RELOC) reads the randomized bases (FAULT_ON_ERROR) in
+                # every mode; a kernel without RANDOMIZE_MEMORY has no such symbols
+                for name in ("page_offset_base", "vmalloc_base", "vmemmap_base"):
+                    if self.dbg is not None and self.dbg.symbol(name) is None:
+                        continue
+                    address = self.object_address(name)
+                    if address is None and self.dbg is None:
+                        address = self._kallsyms_address(name)
+                    why = "crash x86_64 start-up (RANDOMIZE_MEMORY)"
+                    memory(consumer, name, address, self.word,
+                           why if address is not None else
+                           f"address unknown without --vmlinux; {why}")
             if consumer == "drgn":
                 key(consumer, "SYMBOL(swapper_pg_dir)", "page-table walks")
             # makedumpfile's initial(): check_release before the log

@@ -109,3 +109,29 @@ def test_inspect_table_absent_and_symbol_index(rec, capsys):
         assert vmlinux.symbol("jiffies_64").size == 8
     assert main(["regions", "--vmlinux", rec["vmlinux"], "--json"]) == 0
     assert "built without meminspect" in json.loads(capsys.readouterr().out)["warnings"][0]
+
+
+@pytest.mark.skipif(shutil.which("crash") is None, reason="needs crash")
+def test_info_crash_minimal_verdict_is_what_real_crash_does(rec, tmp_path, capsys):
+    """`info`'s crash --minimal verdict against crash itself: a minidump with the crash
+    profile opens and prints the log; one without the randomized bases does not, and
+    info says so, naming page_offset_base."""
+    harness = _harness()
+    full_log = harness.crash_log(rec["vmlinux"], rec["vmcore"])
+    assert full_log
+    seen = {}
+    for case, extra in (("profile", ["--profile", "crash"]), ("bare", [])):
+        out = str(tmp_path / f"{case}.vmcore")
+        assert main(["extract", "-q", "--vmlinux", rec["vmlinux"], rec["vmcore"],
+                     "--regions", "v3-default", *extra, "-o", out]) == 0
+        main(["info", out, "--vmlinux", rec["vmlinux"], "--json"])
+        doc = json.loads(capsys.readouterr().out)
+        verdict = doc["ready"]["crash --minimal"]
+        opened = harness.crash_log(rec["vmlinux"], out) == full_log
+        assert verdict is opened, (case, doc["consumers"][0])
+        seen[case] = (verdict, doc["consumers"][0]["blocker"])
+    assert seen["profile"] == (True, None)
+    assert seen["bare"][0] is False and seen["bare"][1].startswith("page_offset_base missing")
+    # the full dump, without a vmlinux: the bases are found through its kallsyms tables
+    main(["info", rec["vmcore"], "--json"])
+    assert json.loads(capsys.readouterr().out)["ready"]["crash --minimal"] is True
