@@ -83,8 +83,9 @@ def _symbol_region(vmlinux: "Vmlinux", kernel: "KernelMemory", name: str, size: 
     if not size:
         raise SymbolError(f"symbol {name} has no size; give 'SYMBOL SIZE'", path=source)
     vaddr = kernel.runtime(symbol.value)
-    return Region(None, name, paddr=kernel.pa(vaddr), vaddr=vaddr, size=size, source=source,
-                  reason=reason)
+    # the vmlinux placed it, so the object is that symbol, whatever the capture can tell
+    return Region(None, name, object=name, paddr=kernel.pa(vaddr), vaddr=vaddr, size=size,
+                  source=source, reason=reason)
 
 
 def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:

@@ -125,7 +125,7 @@ def name_objects(capture: "Capture", regions: list[Region]) -> tuple[list[str], 
 def _name_one(capture, region, index, table, symbols, version, dynamic, meminspect):
     from minidump.kernel.kallsyms import certain_name
     if region.object:
-        return region.object, "the capture"
+        return region.object, "the vmlinux (the symbol it was extracted by)"
     if table is not None:
         name = certain_name(table, region.vaddr)
         if name:

@@ -79,6 +79,12 @@ def test_extract_regions_file_and_profile(machine, tmp_path, capsys):
                                                    "vmemmap_base", "kexec_crash_image"]
     assert by_name["page_offset_base"]["source"] == "--profile crash"
     assert by_name["page_offset_base"]["paddr"] == machine.pa("page_offset_base")
+    # a region placed by a vmlinux symbol holds that symbol; a physical range holds
+    # whatever the capture can tell (here nothing)
+    for name in ("linux_banner", "page_offset_base", "kexec_crash_image"):
+        assert by_name[name]["object"] == name
+    assert by_name[f"phys {RESERVED_PA:#x}"]["object"] == "unknown"
+    assert "from the vmlinux (the symbol it was extracted by)" in doc["objects"]
     check_bytes(machine, out)
 
 
