@@ -60,7 +60,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             if not line.strip():
                 out.append("")
                 continue
-            if not line.startswith(" ") and re.match(r"^[\w ]+:\s*$", line):
+            heading = not line.startswith(" ")
+            if heading and re.match(r"^[\w ]+:\s*$", line):
                 out.append(line)            # "examples:": what follows is verbatim
                 while i < len(lines) and lines[i].startswith(" "):
                     group = [lines[i]]      # a command and its backslash continuations
@@ -71,18 +72,17 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                         i += 1
                     out.extend(self._example(group, width))
                 continue
-            if not line.startswith(" ") and re.match(r"^\w+:  ", line):
-                head, _, rest = line.partition(":")
-                items = re.split(r"\s{3,}", rest.strip())
+            if heading and re.match(r"^\w+:  ", line):
                 if len(line) <= width:
                     out.append(line)
                 else:               # "then:" with several commands
+                    head, _, rest = line.partition(":")
                     out.append(head + ":")
-                    out.extend("  " + item for item in items)
+                    out.extend("  " + item for item in re.split(r"\s{3,}", rest.strip()))
                 continue
             # prose: this line and its indented continuation lines, one paragraph
             para = [line.strip()]
-            while i < len(lines) and lines[i].startswith(" ") and line[:1] != " ":
+            while heading and i < len(lines) and lines[i].startswith(" "):
                 para.append(lines[i].strip())
                 i += 1
             hanging = "  " if re.match(r"^\w[\w ]{0,30}: ", line) else ""  # "exit status: ..."
@@ -158,6 +158,13 @@ def build_parser(command: str | None = None, *, every: bool = False) -> argparse
         else:  # listed in --help without importing it
             sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands' parsers of a parser from :func:`build_parser`, by name. Only the
+    named command's (all, with ``every=True``) are complete; the others are listing stubs."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
 
 
 def _command_in(argv: list[str]) -> str | None:

@@ -52,8 +52,8 @@ def _commands() -> list[str]:
 
 
 def _epilog(parser: argparse.ArgumentParser, name: str) -> str:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[name].epilog or ""
+    from minidump import cli
+    return cli.command_parsers(parser)[name].epilog or ""
 
 
 def _roff(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from minidump import cli
 from minidump.cli import ExitCode, HelpFormatter
 from minidump.commands import COMMANDS
 from minidump.report import Document
@@ -43,7 +44,6 @@ def script(shell: str, prog: str) -> str:
     """The completion script of every command for ``shell``."""
     import shtab
 
-    from minidump import cli
     parser = cli.build_parser(every=True)
     parser.prog = prog
     for action in _actions(parser):
@@ -54,13 +54,10 @@ def script(shell: str, prog: str) -> str:
 
 
 def _actions(parser: argparse.ArgumentParser):
-    for action in parser._actions:
-        yield action
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in dict.fromkeys(action.choices.values()):
-                yield from _actions(sub)
+    yield from parser._actions
+    for sub in cli.command_parsers(parser).values():
+        yield from sub._actions
 
 
 def run(args) -> tuple[Document, ExitCode]:
-    from minidump import cli
     return Document("raw", script(args.shell, cli.PROG).encode()), ExitCode.OK

@@ -50,7 +50,7 @@ def test_subcommands_complete(tmp_path):
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_option_of_every_command_completes(tmp_path, command):
-    parser = cli.build_parser(command)._subparsers._group_actions[0].choices[command]
+    parser = cli.command_parsers(cli.build_parser(command))[command]
     options = {s for a in parser._actions for s in a.option_strings if s.startswith("--")}
     assert options >= {"--help", "--json"}
     assert set(_complete(tmp_path, command, "--")) == options

@@ -32,7 +32,7 @@ def _source(command: str | None) -> tuple[str, str]:
     if command is None:
         parser = cli.build_parser()
     else:
-        parser = cli.build_parser(command)._subparsers._group_actions[0].choices[command]
+        parser = cli.command_parsers(cli.build_parser(command))[command]
     return parser.description or "", parser.epilog or ""
 
 
@@ -98,9 +98,8 @@ def test_the_then_line_lists_each_command_on_its_own_line_when_narrow():
     assert "then:  crash --minimal vmlinux vmcore     drgn -c vmcore -s vmlinux" in wide
 
 
-def test_loading_every_command_for_help_is_cheap():
-    # every command module builds its parser with the shared formatter
+def test_every_command_uses_the_shared_help_formatter():
     for name in COMMANDS:
-        parser = cli.build_parser(name)._subparsers._group_actions[0].choices[name]
+        parser = cli.command_parsers(cli.build_parser(name))[name]
         assert parser.formatter_class is cli.HelpFormatter, name
         assert load(name) is not None

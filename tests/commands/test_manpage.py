@@ -31,15 +31,15 @@ def test_man_renders_every_command_option_and_example():
     out = subprocess.run(["man", "-l", str(PAGE)], capture_output=True, text=True, check=True,
                          env=dict(os.environ, MANWIDTH="100", MAN_KEEP_FORMATTING="")).stdout
     parser = cli.build_parser(every=True)
-    sub = next(a for a in parser._actions if a.dest == "command")
+    commands = cli.command_parsers(parser)
     words = " ".join(out.split())
     for name in COMMANDS:
         assert f"COMMAND 'minidump {name}'" in out, name
-        for action in sub.choices[name]._actions:
+        for action in commands[name]._actions:
             if action.dest == "help":       # -h is in the usage line, not listed
                 continue
             for option in action.option_strings:
                 assert option in out, (name, option)
-        epilog = (sub.choices[name].epilog or "").replace("examples:", f"minidump {name}:", 1)
+        epilog = (commands[name].epilog or "").replace("examples:", f"minidump {name}:", 1)
         for line in epilog.splitlines():   # examples, as written
             assert " ".join(line.split()) in words, (name, line)
