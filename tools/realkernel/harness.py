@@ -417,17 +417,27 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
 # capture
 
 
-def capture_name(variant: str) -> str:
-    """Capture base name, e.g. 'cloud-amd64-nokaslr'."""
-    return f"{FLAVOUR}-{variant}"
+def capture_name(variant: str, memory: str = QEMU_MEMORY) -> str:
+    """Capture base name, e.g. 'cloud-amd64-nokaslr', or 'cloud-amd64-nokaslr-4G' when the
+    guest's memory is not the default 512M."""
+    suffix = "" if memory_bytes(memory) == memory_bytes(QEMU_MEMORY) else f"-{memory}"
+    return f"{FLAVOUR}-{variant}{suffix}"
+
+
+def memory_bytes(size: str) -> int:
+    """Bytes of a QEMU ``-m`` size (``512M``, ``4G``, ``16G``; a bare number is MiB)."""
+    match = re.fullmatch(r"(\d+)([MG]?)", size.strip().upper())
+    if not match:
+        raise HarnessError(f"bad memory size {size!r} (use e.g. 512M, 4G, 16G)")
+    return int(match.group(1)) << (30 if match.group(2) == "G" else 20)
 
 
 def qemu_command(kernel: Path, initrd: Path, cmdline: str, qmp: Path,
-                 console: Path) -> list[str]:
+                 console: Path, memory: str = QEMU_MEMORY) -> list[str]:
     """The qemu-system-x86_64 command line used for a capture."""
     return [
         "qemu-system-x86_64", "-accel", "tcg", "-machine", "pc",
-        "-m", QEMU_MEMORY, "-smp", QEMU_SMP,
+        "-m", memory, "-smp", QEMU_SMP,
         "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
         "-device", "vmcoreinfo",
@@ -474,7 +484,11 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     info = read_json(cache / "fetch.json")
     files = {k: Path(v) for k, v in info["files"].items()}
     variant = args.variant
-    name = capture_name(variant)
+    memory = getattr(args, "memory", QEMU_MEMORY)
+    name = capture_name(variant, memory)
+    need = memory_bytes(memory) + (1 << 30)
+    if shutil.disk_usage(cache).free < need:
+        raise HarnessError(f"{cache}: less than {need >> 30} GiB free for a {memory} dump")
     vmcore = cache / f"{name}.vmcore"
     console = cache / f"{name}.console.log"
     panic = variant in PANIC_VARIANTS
@@ -488,14 +502,15 @@ def cmd_capture(args: argparse.Namespace) -> dict:
         stale.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="mdh-") as tmp:
         sock = Path(tmp) / "qmp.sock"
-        cmd = qemu_command(files["vmlinuz"], initrd, cmdline, sock, console)
+        cmd = qemu_command(files["vmlinuz"], initrd, cmdline, sock, console, memory)
         log(f"booting {name}: {' '.join(cmd)}")
         start = time.monotonic()
         qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             result = _drive_guest(qemu, sock, console, vmcore, start, args.timeout,
-                                  PANIC_MARKER if panic else READY_MARKER)
+                                  PANIC_MARKER if panic else READY_MARKER,
+                                  dump_timeout=DUMP_TIMEOUT + 60 * (memory_bytes(memory) >> 30))
         finally:
             if qemu.poll() is None:
                 qemu.terminate()
@@ -519,6 +534,7 @@ def cmd_capture(args: argparse.Namespace) -> dict:
         "vmcore_bytes": vmcore.stat().st_size,
         "console_log": str(console),
         "cmdline": cmdline,
+        "memory": memory,
         "qemu_command": cmd,
         "boot_seconds": result["boot_seconds"],
         "dump_seconds": result["dump_seconds"],
@@ -537,7 +553,8 @@ def cmd_capture(args: argparse.Namespace) -> dict:
 
 
 def _drive_guest(qemu: subprocess.Popen, sock: Path, console: Path, vmcore: Path,
-                 start: float, timeout: float, marker: str = READY_MARKER) -> dict:
+                 start: float, timeout: float, marker: str = READY_MARKER,
+                 dump_timeout: float = DUMP_TIMEOUT) -> dict:
     """Wait for ``marker`` on the console, dump guest memory over QMP, then quit."""
     def ready():
         if qemu.poll() is not None:
@@ -559,7 +576,7 @@ def _drive_guest(qemu: subprocess.Popen, sock: Path, console: Path, vmcore: Path
             raise HarnessError("dump-guest-memory failed")
         return status.get("status") == "completed"
 
-    wait_for(dump_done, DUMP_TIMEOUT, "dump-guest-memory", interval=0.1)
+    wait_for(dump_done, dump_timeout, "dump-guest-memory", interval=0.1)
     dump_seconds = time.monotonic() - start
     try:
         qmp.execute("quit")
@@ -590,14 +607,14 @@ def available_captures() -> dict:
 
 
 def _records(cache: Path, variants) -> dict:
-    """The capture records of ``variants`` whose vmcore and vmlinux are still there."""
+    """The capture records of ``variants`` (any memory size) whose vmcore and vmlinux are
+    still there."""
     found = {}
-    for variant in variants:
-        meta = cache / f"{capture_name(variant)}.json"
-        if meta.exists():
-            record = json.loads(meta.read_text())
-            if Path(record["vmcore"]).exists() and Path(record["vmlinux"]).exists():
-                found[record["name"]] = record
+    for meta in sorted(cache.glob(f"{FLAVOUR}-*.json")):
+        record = json.loads(meta.read_text())
+        if record.get("variant") in variants and Path(record["vmcore"]).exists() \
+                and Path(record["vmlinux"]).exists():
+            found[record["name"]] = record
     return found
 
 
@@ -814,6 +831,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 # main
 
 
+def _memory_arg(value: str) -> str:
+    try:
+        memory_bytes(value)
+    except HarnessError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -827,6 +852,9 @@ def build_parser() -> argparse.ArgumentParser:
     def add_capture_opts(p):
         p.add_argument("--timeout", type=float, default=BOOT_TIMEOUT,
                        help="seconds to wait for the guest to boot")
+        p.add_argument("--memory", default=QEMU_MEMORY, type=_memory_arg,
+                       help=f"guest memory, e.g. 4G or 16G (default {QEMU_MEMORY}); the capture "
+                       "name gets it as a suffix when not the default (cloud-amd64-nokaslr-4G)")
 
     p = sub.add_parser("fetch", help="download and extract the kernel")
     add_fetch_opts(p)
