@@ -198,6 +198,7 @@ class Capture(Closable):
                               f"{exc.problem}", path=self.input) from exc
                 self.warn(f"no VMCOREINFO, and reading it from memory failed: {exc.problem}")
                 return
+        self.check_build_id(vmlinux)
         if self.elf_arch is None:
             self.set_arch(vmlinux.arch)
         base = vmlinux.symbols.get("page_offset_base") if self.arch == "x86_64" else None
@@ -210,6 +211,16 @@ class Capture(Closable):
                     raise
                 self.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
                           "not translated")
+
+    def check_build_id(self, vmlinux: "Vmlinux") -> None:
+        """A vmlinux of another build names nothing right: refuse it (one line, both IDs)."""
+        from minidump.errors import MinidumpError
+        mine = self.vmcoreinfo.build_id if self.vmcoreinfo is not None else None
+        theirs = vmlinux.build_id
+        if mine and theirs and mine != theirs:
+            raise MinidumpError(f"does not match {self.input}: BUILD-ID {mine} of the capture "
+                                f"is not the vmlinux's {theirs}", path=vmlinux.path,
+                                field="NT_GNU_BUILD_ID")
 
     def use_direct_map(self, page_offset: int) -> None:
         """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""

@@ -32,6 +32,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="md_*.BIN directory, Raw_Dmp! image, SMEM item-602 blob, or RAM "
                         "image holding the SMEM table")
     add_input_options(p, positional=None)
+    p.add_argument("--vmlinux", metavar="VMLINUX",
+                   help="name the regions from its symbols (its BUILD-ID must match the "
+                        "capture's); also reads VMCOREINFO from memory when no region holds it")
     output_options(p, required=True, what="vmcore to write")
     report_options(p)
     return p
@@ -41,5 +44,5 @@ def run(args) -> tuple[Document | None, ExitCode]:
     from minidump.files import check_output
 
     check_output(args.output, force=args.force, inputs=input_paths(args, args.input))
-    with open_capture(args, args.input) as capture:
+    with open_capture(args, args.input, vmlinux=args.vmlinux) as capture:
         return plan_and_report(capture, args, args.output)

@@ -131,3 +131,10 @@ def fill_objects(capture, regions, doc) -> None:
         doc["objects"] = f"{sum(counts.values())} of {len(names)} regions named: {how}"
     if "meminspect" in meta:
         doc["meminspect"] = meta["meminspect"]
+    if "uncaptured" in meta:
+        doc["uncaptured"] = meta["uncaptured"]
+        if meta["uncaptured"]:
+            listed = ", ".join(f"ID {e['id']} {e['object']} ({e['size']} bytes)"
+                               for e in meta["uncaptured"])
+            doc["warnings"].append(f"{len(meta['uncaptured'])} regions the vmlinux's "
+                                   f".inspect_table registers are not in the capture: {listed}")

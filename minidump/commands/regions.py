@@ -21,6 +21,7 @@ examples:
   minidump regions md/                 # what build would write, as a table
   minidump regions rawdump.img --json  # the same rows for scripts
   minidump regions --vmlinux vmlinux   # what this kernel registers (.inspect_table)
+  minidump regions md/ --vmlinux vmlinux   # every region named from the symbol table
   minidump regions vmcore --vmlinux vmlinux --regions v3-default \\
       --profile crash                  # what that extract would write
 """
@@ -34,8 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, optional=True)
     p.add_argument("--vmlinux", metavar="VMLINUX",
-                   help="list the vmlinux's static meminspect entries (.inspect_table); "
-                        "with a full capture, the regions extract would write")
+                   help="alone: list its static meminspect entries (.inspect_table); with a "
+                        "firmware minidump: name every region from its symbols and list "
+                        "registered regions the capture lacks; with a full capture: the "
+                        "regions extract would write")
     p.add_argument("--meminspect-version", choices=("v1", "v2", "v3"),
                    help="ID names when the vmlinux has no enum meminspect_uid")
     from minidump.meminspect.extract import PROFILES
@@ -71,8 +74,12 @@ def _with_vmlinux(args) -> tuple[Document, ExitCode]:
         return Document("regions", static_document(args.vmlinux, args.meminspect_version),
                         args.json), ExitCode.OK
     if not (sniff(args.input) or is_memory_spec(args.input)):
-        raise UsageError(f"regions --vmlinux takes a full capture (ELF vmcore or FILE@PADDR), "
-                         f"not {args.input}; without --vmlinux it lists firmware minidumps")
+        if args.regions or args.profile:
+            raise UsageError(f"--regions and --profile preview an extract from a full capture "
+                             f"(ELF vmcore or FILE@PADDR), not {args.input}")
+        # a firmware minidump: its regions, named from the vmlinux's symbols
+        with open_capture(args, args.input, vmlinux=args.vmlinux) as capture:
+            return plan_and_report(capture, args)
     with extract(args.input, vmlinux=args.vmlinux, memory=args.memory,
                  meminspect_version=args.meminspect_version, vmcoreinfo=args.vmcoreinfo,
                  regions=args.regions, profile=args.profile) as capture:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 from typing import BinaryIO, Iterator
 
 from minidump.errors import FormatError, SymbolError
@@ -26,6 +27,9 @@ from minidump.files import Closable, read_at
 from minidump.formats.elf import (R_AARCH64_RELATIVE, R_X86_64_RELATIVE, STT_FUNC, STT_OBJECT,
                                   elf_structs)
 from minidump.model import Arch
+
+#: include/uapi/linux/elf.h: NT_GNU_BUILD_ID in a "GNU" note
+NT_GNU_BUILD_ID = 3
 
 STT_NOTYPE = 0
 STB_LOCAL = 0
@@ -232,6 +236,21 @@ class Vmlinux(Closable):
                                path=self.path, what=what or f"{vaddr:#x}")
         raise FormatError(f"link address {vaddr:#x}+{size:#x} is in no section", path=self.path,
                           field=what or None)
+
+    @cached_property
+    def build_id(self) -> str | None:
+        """The GNU build-id (``NT_GNU_BUILD_ID`` in a note section) as lowercase hex: what
+        VMCOREINFO's ``BUILD-ID`` holds."""
+        from minidump.elf.notes import iter_notes
+        for section in self.sections:
+            if section.type != "SHT_NOTE":
+                continue
+            for note in iter_notes(self.section_data(section), self.little_endian,
+                                   path=self.path, base=section.offset,
+                                   container=f"section {section.name}"):
+                if note.name == b"GNU" and note.type == NT_GNU_BUILD_ID:
+                    return note.desc.hex()
+        return None
 
     # -- symbols -------------------------------------------------------------
     @property

@@ -39,8 +39,6 @@ _BTF_FIXED = {1: 4, 3: 12, 14: 4, 17: 4}
 _BTF_PER_VLEN = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
 #: qualifiers and typedefs: resolve through them to the underlying type
 _TRANSPARENT = ("typedef", "volatile", "const", "restrict", "type_tag")
-#: include/uapi/linux/elf.h: NT_GNU_BUILD_ID in a "GNU" note
-NT_GNU_BUILD_ID = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,19 +385,10 @@ class DebugInfo(Closable):
         found = self.vmlinux.symbol(name)
         return self.vmlinux.read_link(found.value, size or found.size, name)
 
-    @cached_property
+    @property
     def build_id(self) -> str | None:
         """The GNU build-id as lowercase hex (what VMCOREINFO's BUILD-ID holds)."""
-        from minidump.elf.notes import iter_notes
-        for section in self.vmlinux.sections:
-            if section.type != "SHT_NOTE":
-                continue
-            for note in iter_notes(self.vmlinux.section_data(section), self.little,
-                                   path=self.path, base=section.offset,
-                                   container=f"section {section.name}"):
-                if note.name == b"GNU" and note.type == NT_GNU_BUILD_ID:
-                    return note.desc.hex()
-        return None
+        return self.vmlinux.build_id
 
     @cached_property
     def banner(self) -> str | None:

@@ -103,23 +103,58 @@ def id_object(ident: int | None, version: str | None) -> str | None:
 
 def name_objects(capture: "Capture", regions: list[Region]) -> tuple[list[str], dict]:
     """The object of each of ``regions`` (``unknown`` where nothing identifies it), and what
-    the naming rests on (``meminspect`` version, ``objects`` counts by evidence)."""
+    the naming rests on (``meminspect`` version, ``objects`` counts by evidence; with the
+    capture's vmlinux, ``uncaptured``: registered ``.inspect_table`` entries it lacks)."""
+    if capture.vmlinux:
+        from minidump.elf.vmlinux import Vmlinux
+        with Vmlinux.open(capture.vmlinux) as vmlinux:
+            return _name_all(capture, regions, vmlinux)
+    return _name_all(capture, regions, None)
+
+
+def _name_all(capture, regions, vmlinux) -> tuple[list[str], dict]:
+    from minidump.meminspect.vmlinux_names import VmlinuxNames, uncaptured
     info = capture.vmcoreinfo
     table = _kallsyms(capture)
     meminspect = capture.scheme == "meminspect"
     version = capture_version(regions, info, capture.scheme) if meminspect else None
     symbols = _vmcoreinfo_symbols(info, _translator(capture))
-    dynamic = _dynamic_objects(capture, regions, info) if meminspect else {}
+    names = VmlinuxNames(capture, vmlinux) if vmlinux is not None else None
+    dynamic = _dynamic_objects(capture, regions, info, names) if meminspect else {}
     out, counts = [], {}
     for index, region in enumerate(regions):
         name, how = _name_one(capture, region, index, table, symbols, version, dynamic, meminspect)
+        if names is not None:
+            name, how = _with_vmlinux(names, region, name, how)
         out.append(name or UNKNOWN)
         if name:
             counts[how] = counts.get(how, 0) + 1
     meta: dict = {"objects": counts}
     if version is not None:
         meta["meminspect"] = version.text()
+    if vmlinux is not None and meminspect:
+        meta["uncaptured"] = uncaptured(capture, vmlinux, regions)
     return out, meta
+
+
+VMLINUX = "the vmlinux's symbols"
+
+
+def _with_vmlinux(names, region, name, how):
+    """The symbol table decides, except where other evidence names a symbol that starts
+    there too (``_sinittext`` rather than the first init function) or a dynamic object."""
+    if name and how == "the vmlinux (the symbol it was extracted by)":
+        return name, how
+    if name and names.agrees(name, region):
+        return name, VMLINUX
+    hit = names.hit(region)
+    if name and "[" in name:     # a dynamic object: the pointers that lead to it name it
+        return name, VMLINUX if hit is not None and hit.text() == name else how
+    if hit is not None and hit.exact:
+        return hit.text(), VMLINUX
+    if name:
+        return name, how
+    return (hit.text(), VMLINUX) if hit is not None else (None, "")
 
 
 def _name_one(capture, region, index, table, symbols, version, dynamic, meminspect):
@@ -227,32 +262,88 @@ def _read_u64s(capture, vaddr: int | None, count: int) -> list[int] | None:
     return list(struct.unpack(("<" if little else ">") + "Q" * count, data))
 
 
-def _dynamic_objects(capture, regions: list[Region], info) -> dict[int, str]:
+def _dynamic_objects(capture, regions: list[Region], info, names=None) -> dict[int, str]:
     """Dynamic registrations recognised by the captured pointers that lead to them."""
     found: dict[int, str] = {}
     dyn = {i: r for i, r in enumerate(regions)
            if r.id is not None and r.id >= MEMINSPECT_ID_DYNAMIC and r.vaddr is not None}
     if not dyn:
         return found
-    # the SPARSEMEM_EXTREME root: mem_section holds a pointer to it
-    if info is not None and info.symbol("mem_section") is not None:
-        root = _read_u64s(capture, info.symbol("mem_section"), 1)
+
+    def where(symbol: str) -> int | None:
+        addr = info.symbol(symbol) if info is not None else None
+        return addr if addr is not None or names is None else names.symbol_at(symbol)
+
+    def claim(vaddr: int | None, name: str, least: int | None = None) -> None:
         for i, region in dyn.items():
-            if root and region.vaddr == root[0]:
-                found[i] = "mem_section[] root"
-    # runqueues: one region per possible CPU at __per_cpu_offset[cpu] + one constant
+            if vaddr and region.vaddr == vaddr and i not in found \
+                    and (least is None or region.size >= least):
+                found[i] = name
+
+    # the SPARSEMEM_EXTREME root: mem_section holds a pointer to it
+    root = _read_u64s(capture, where("mem_section"), 1)
+    if root:
+        claim(root[0], "mem_section[] root")
+    # each NUMA node's pglist_data: node_data[nid] points at it
+    nodes = where("node_data")
+    if nodes is not None:
+        count = (info.length("node_data") if info is not None else None) or _symbol_words(
+            names, "node_data") or 1
+        least = info.size("pglist_data") if info is not None else None
+        for nid, pointer in enumerate(_read_u64s(capture, nodes, min(count, 1024)) or ()):
+            claim(pointer, f"node_data[{nid}]", least)
+    # printk's dynamic buffers (setup_log_buf): printk_rb_dynamic's pointers lead to them
+    for name, pointer in _printk_dynamic(capture, info, where):
+        claim(pointer, name)
+    found.update(_runqueues(capture, regions, dyn, found))
+    return found
+
+
+def _symbol_words(names, symbol: str) -> int | None:
+    found = names.symbols.get(symbol) if names is not None else None
+    return found.size // 8 if found is not None and found.size else None
+
+
+#: (object, VMCOREINFO OFFSET() path from struct printk_ringbuffer to the pointer)
+PRINTK_DYNAMIC = (
+    ("printk_rb_dynamic.desc_ring.descs", ("printk_ringbuffer.desc_ring", "prb_desc_ring.descs")),
+    ("printk_rb_dynamic.desc_ring.infos", ("printk_ringbuffer.desc_ring", "prb_desc_ring.infos")),
+    ("printk_rb_dynamic.text_data_ring.data", ("printk_ringbuffer.text_data_ring",
+                                               "prb_data_ring.data")),
+)
+
+
+def _printk_dynamic(capture, info, where) -> list[tuple[str, int]]:
+    """The buffers ``printk_rb_dynamic`` points at, named by the pointer (kernel/printk)."""
+    base = where("printk_rb_dynamic")
+    if base is None or info is None:
+        return []
+    out = []
+    for name, path in PRINTK_DYNAMIC:
+        offsets = [info.offset(p) for p in path]
+        if None in offsets:
+            continue
+        pointer = _read_u64s(capture, base + sum(offsets), 1)
+        if pointer and pointer[0]:
+            out.append((name, pointer[0]))
+    return out
+
+
+def _runqueues(capture, regions, dyn, found) -> dict[int, str]:
+    """runqueues: one region per possible CPU at __per_cpu_offset[cpu] + one constant."""
+    out: dict[int, str] = {}
     by_id = {r.id: r for r in regions if r.id is not None}
     offsets_region, possible_region = by_id.get(17), by_id.get(5)
     if offsets_region is None or possible_region is None or offsets_region.size < 8:
-        return found
+        return out
     offsets = _read_u64s(capture, offsets_region.vaddr, offsets_region.size // 8)
     mask = _read_u64s(capture, possible_region.vaddr, max(1, possible_region.size // 8))
     if not offsets or not mask:
-        return found
+        return out
     cpus = [c for c in range(min(len(offsets), 64 * len(mask)))
             if mask[c // 64] >> (c % 64) & 1]
     if len(cpus) < 2:
-        return found        # one CPU: any region would fit, so nothing is shown
+        return out          # one CPU: any region would fit, so nothing is shown
     groups: dict[tuple[int, int], dict[int, int]] = {}
     for i, region in dyn.items():
         if i in found:
@@ -263,5 +354,5 @@ def _dynamic_objects(capture, regions: list[Region], info) -> dict[int, str]:
     for (base, size), members in groups.items():
         if len(members) == len(cpus):
             for cpu, i in members.items():
-                found[i] = f"runqueues[cpu{cpu}]"
-    return found
+                out[i] = f"runqueues[cpu{cpu}]"
+    return out

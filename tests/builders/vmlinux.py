@@ -147,3 +147,41 @@ def inspect_vmlinux(bits: int, little: bool, phys64: bool, *, relocs: bool = Fal
                         Sec(".inspect_table", table_addr, b"".join(entries) + tail)],
                        symbols, relas)
     return make_vmlinux(spec), addrs
+
+
+def sample_vmlinux(expected: dict, *, build_id: str | None = None,
+                   inspect_ids: tuple[int, ...] | None = None) -> bytes:
+    """The bundled sample kernel's vmlinux, from its ``expected.json``: every symbol at its
+    link address (runtime minus KERNELOFFSET) with the registered size, ``runqueues`` in a
+    per-CPU section, a first init function sharing ``_sinittext``'s address, a GNU build-id
+    note (the sample's, unless ``build_id``) and an ``.inspect_table`` of the static IDs
+    (``inspect_ids``: those only)."""
+    from minidump.formats.elf import STT_FUNC
+    STT_NOTYPE = 0
+    model = expected["model"]
+    offset = int(model["kaslr_offset"], 16)
+    sizes = {r["symbol"]: r["size"] for r in expected["regions"] if r["kind"] == "static"}
+    link = {name: int(value, 16) - offset for name, value in expected["symbols"].items()}
+    labels = {"_text", "_stext", "_etext", "_sinittext", "_einittext", "_end", "__per_cpu_start"}
+    symbols = [Sym(name, value, 0 if name in labels else sizes.get(name, 8),
+                   STT_NOTYPE if name in labels else STT_OBJECT)
+               for name, value in sorted(link.items())]
+    symbols.append(Sym("__per_cpu_end", link["__per_cpu_start"] + 0x8000, 0, STT_NOTYPE))
+    symbols = [s if s.name != "runqueues" else Sym("runqueues", s.value, 0x1340)
+               for s in symbols]
+    symbols.append(Sym("set_reset_devices", link["_sinittext"], 0x40, STT_FUNC))
+    elf = elf_structs(True, 64)
+    desc = bytes.fromhex(build_id or model["build_id"])
+    note = elf.Elf_Nhdr.build(dict(n_namesz=4, n_descsz=len(desc), n_type=3)) + b"GNU\0" + desc
+    schema = inspect_entry(True, 64)
+    statics = [r for r in expected["regions"] if r["kind"] == "static"
+               and (inspect_ids is None or r["id"] in inspect_ids)]
+    table = b"".join(schema.build(dict(id=r["id"], va=link[r["symbol"]], pa=0, size=r["size"],
+                                       type=0)) for r in statics)
+    table_addr = link["_end"] + 0x1000
+    symbols += [Sym(f"__UNIQUE_ID___inspect_entry_{r['id']}", table_addr + i * schema.sizeof(),
+                    schema.sizeof(), bind=STB_LOCAL, section=".inspect_table")
+                for i, r in enumerate(statics)]
+    return make_vmlinux(VmlinuxSpec(64, True, EM.AARCH64, [
+        Sec(".data", link["_text"], bytes(16)), Sec(".notes", 0, note, SHT.NOTE),
+        Sec(".inspect_table", table_addr, table)], symbols))
