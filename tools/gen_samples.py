@@ -1024,7 +1024,8 @@ def _vmcoreinfo(m: KernelModel) -> str:
     sym("mem_map")                                          # !CONFIG_NUMA
     sym("contig_page_data")
     sym("vmemmap", (vmemmap_start - (m.phys_offset >> 12) * 64) & MASK64)
-    sym("mem_section")
+    # VMCOREINFO_SYMBOL_ARRAY: the pointer's value (the SPARSEMEM_EXTREME root), not &mem_section
+    sym("mem_section", m.linear(m.mem_section_root_pa))
     length("mem_section", 8192)                             # NR_SECTION_ROOTS
     size("mem_section", 16)
     off("mem_section.section_mem_map", 0)

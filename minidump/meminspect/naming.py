@@ -13,7 +13,10 @@ first:
    kernel's own regions 1-3; a VMCOREINFO symbol of another address
    contradicts it and leaves the region unnamed;
 4. dynamic registrations (section 4.2) recognised by what points at them:
-   the ``mem_section`` root (the pointer ``mem_section`` holds) and each
+   the ``mem_section`` root (the pointer ``mem_section`` holds, which is what
+   VMCOREINFO's ``SYMBOL(mem_section)`` gives), each node's ``pglist_data``
+   (``node_data[nid]``), printk's dynamic buffers (``printk_rb_dynamic``'s
+   pointers) and each
    possible CPU's ``runqueues`` (the one per-CPU object meminspect registers:
    one region per possible CPU at ``__per_cpu_offset[cpu]`` plus one constant,
    all of one size, at least two CPUs).
@@ -187,7 +190,7 @@ def _name_one(capture, region, index, table, symbols, version, dynamic, meminspe
     if by_symbol is not None:
         return by_symbol, "VMCOREINFO"
     if index in dynamic:
-        return dynamic[index], "what points at it"
+        return dynamic[index], BY_CONTENT if index in dynamic.by_content else POINTED_AT
     return None, ""
 
 
@@ -209,6 +212,11 @@ def _translator(capture):
         return None
 
 
+#: VMCOREINFO_SYMBOL_ARRAY (kernel/crash_core.c, vmcore_info.c): SYMBOL() is the pointer's
+#: value, not the variable's address: the object it points at (None: no object to name)
+VALUE_SYMBOLS = {"mem_section": "mem_section[] root", "vmemmap": None}
+
+
 def _vmcoreinfo_symbols(info, translator=None) -> dict:
     """``SYMBOL(name)=addr`` both ways: address -> name (unique addresses only), name -> address,
     and ``("pa", paddr)`` -> name where ``translator`` maps the symbol to a physical address."""
@@ -221,7 +229,10 @@ def _vmcoreinfo_symbols(info, translator=None) -> dict:
             continue
         name = key[7:-1]
         addr = info.symbol(name)
-        if addr is None:
+        if addr is None or name in VALUE_SYMBOLS and VALUE_SYMBOLS[name] is None:
+            continue
+        if name in VALUE_SYMBOLS:
+            by_addr.setdefault(addr, set()).add(VALUE_SYMBOLS[name])
             continue
         by_name[name] = addr
         by_addr.setdefault(addr, set()).add(name)
@@ -251,20 +262,35 @@ def _starts_with(capture, region: Region, magic: bytes) -> bool:
         return False
 
 
-def _read_u64s(capture, vaddr: int | None, count: int) -> list[int] | None:
+def _read_words(capture, vaddr: int | None, count: int) -> list[int] | None:
+    """``count`` target words (``unsigned long``: 4 or 8 bytes) at ``vaddr``, or None."""
     if vaddr is None:
         return None
+    arch = capture.elf_arch
+    size = arch.bits // 8 if arch is not None else 8
     try:
-        data = capture.read_virt(vaddr, 8 * count)
+        data = capture.read_virt(vaddr, size * count)
     except MinidumpError:
         return None
-    little = capture.elf_arch is None or capture.elf_arch.little_endian
-    return list(struct.unpack(("<" if little else ">") + "Q" * count, data))
+    little = arch is None or arch.little_endian
+    return list(struct.unpack(("<" if little else ">") + ("Q" if size == 8 else "I") * count,
+                              data))
 
 
-def _dynamic_objects(capture, regions: list[Region], info, names=None) -> dict[int, str]:
+POINTED_AT, BY_CONTENT = "what points at it", "its own fields"
+
+
+class _Found(dict):
+    """Region index -> object, and which of them were known by their own fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_content: set[int] = set()
+
+
+def _dynamic_objects(capture, regions: list[Region], info, names=None) -> _Found:
     """Dynamic registrations recognised by the captured pointers that lead to them."""
-    found: dict[int, str] = {}
+    found = _Found()
     dyn = {i: r for i, r in enumerate(regions)
            if r.id is not None and r.id >= MEMINSPECT_ID_DYNAMIC and r.vaddr is not None}
     if not dyn:
@@ -280,8 +306,10 @@ def _dynamic_objects(capture, regions: list[Region], info, names=None) -> dict[i
                     and (least is None or region.size >= least):
                 found[i] = name
 
-    # the SPARSEMEM_EXTREME root: mem_section holds a pointer to it
-    root = _read_u64s(capture, where("mem_section"), 1)
+    # the SPARSEMEM_EXTREME root: what the mem_section pointer holds (VMCOREINFO's
+    # SYMBOL(mem_section) is that value already)
+    root = [info.symbol("mem_section")] if info is not None and info.symbol("mem_section") \
+        else _read_words(capture, names.symbol_at("mem_section") if names else None, 1)
     if root:
         claim(root[0], "mem_section[] root")
     # each NUMA node's pglist_data: node_data[nid] points at it
@@ -290,8 +318,9 @@ def _dynamic_objects(capture, regions: list[Region], info, names=None) -> dict[i
         count = (info.length("node_data") if info is not None else None) or _symbol_words(
             names, "node_data") or 1
         least = info.size("pglist_data") if info is not None else None
-        for nid, pointer in enumerate(_read_u64s(capture, nodes, min(count, 1024)) or ()):
+        for nid, pointer in enumerate(_read_words(capture, nodes, min(count, 1024)) or ()):
             claim(pointer, f"node_data[{nid}]", least)
+    _nodes_by_content(capture, info, dyn, found)
     # printk's dynamic buffers (setup_log_buf): printk_rb_dynamic's pointers lead to them
     for name, pointer in _printk_dynamic(capture, info, where):
         claim(pointer, name)
@@ -299,9 +328,41 @@ def _dynamic_objects(capture, regions: list[Region], info, names=None) -> dict[i
     return found
 
 
+def _nodes_by_content(capture, info, dyn, found) -> None:
+    """A node's pglist_data when ``node_data[]`` itself is not captured: the size the kernel
+    allocates for it (SIZE(pglist_data) rounded up to a cache line or a page) and its own
+    fields agreeing: ``node_id`` a node number, ``nr_zones`` a zone count, a non-empty span."""
+    if info is None:
+        return
+    size, page = info.size("pglist_data"), info.pagesize or 4096
+    fields = {f: info.offset(f"pglist_data.{f}") for f in
+              ("node_id", "nr_zones", "node_spanned_pages")}
+    nodes = info.length("node_data") or 1
+    if not size or None in fields.values():
+        return
+    for i, region in dyn.items():
+        if i in found or not size <= region.size <= -(-size // page) * page:
+            continue
+        try:
+            raw = capture.read_virt(region.vaddr, size)
+        except MinidumpError:
+            continue
+        little = capture.elf_arch is None or capture.elf_arch.little_endian
+        order = "little" if little else "big"
+        nid = int.from_bytes(raw[fields["node_id"]:fields["node_id"] + 4], order)
+        zones = int.from_bytes(raw[fields["nr_zones"]:fields["nr_zones"] + 4], order)
+        word = capture.elf_arch.bits // 8 if capture.elf_arch is not None else 8
+        spanned = int.from_bytes(raw[fields["node_spanned_pages"]:
+                                     fields["node_spanned_pages"] + word], order)
+        if nid < nodes and 0 < zones <= 8 and spanned:
+            found[i] = f"node_data[{nid}]"
+            found.by_content.add(i)
+
+
 def _symbol_words(names, symbol: str) -> int | None:
     found = names.symbols.get(symbol) if names is not None else None
-    return found.size // 8 if found is not None and found.size else None
+    word = names.mask.bit_length() // 8 if names is not None else 8
+    return found.size // word if found is not None and found.size else None
 
 
 #: (object, VMCOREINFO OFFSET() path from struct printk_ringbuffer to the pointer)
@@ -316,6 +377,11 @@ PRINTK_DYNAMIC = (
 def _printk_dynamic(capture, info, where) -> list[tuple[str, int]]:
     """The buffers ``printk_rb_dynamic`` points at, named by the pointer (kernel/printk)."""
     base = where("printk_rb_dynamic")
+    if base is None and info is not None and info.symbol("prb") is not None:
+        # prb points at printk_rb_dynamic once setup_log_buf switched to larger buffers
+        pointer = _read_words(capture, info.symbol("prb"), 1)
+        if pointer and pointer[0] != info.symbol("printk_rb_static"):
+            base = pointer[0]
     if base is None or info is None:
         return []
     out = []
@@ -323,7 +389,7 @@ def _printk_dynamic(capture, info, where) -> list[tuple[str, int]]:
         offsets = [info.offset(p) for p in path]
         if None in offsets:
             continue
-        pointer = _read_u64s(capture, base + sum(offsets), 1)
+        pointer = _read_words(capture, base + sum(offsets), 1)
         if pointer and pointer[0]:
             out.append((name, pointer[0]))
     return out
@@ -334,14 +400,16 @@ def _runqueues(capture, regions, dyn, found) -> dict[int, str]:
     out: dict[int, str] = {}
     by_id = {r.id: r for r in regions if r.id is not None}
     offsets_region, possible_region = by_id.get(17), by_id.get(5)
-    if offsets_region is None or possible_region is None or offsets_region.size < 8:
+    word = capture.elf_arch.bits // 8 if capture.elf_arch is not None else 8
+    if offsets_region is None or possible_region is None or offsets_region.size < word:
         return out
-    offsets = _read_u64s(capture, offsets_region.vaddr, offsets_region.size // 8)
-    mask = _read_u64s(capture, possible_region.vaddr, max(1, possible_region.size // 8))
+    offsets = _read_words(capture, offsets_region.vaddr, offsets_region.size // word)
+    mask = _read_words(capture, possible_region.vaddr, max(1, possible_region.size // word))
     if not offsets or not mask:
         return out
-    cpus = [c for c in range(min(len(offsets), 64 * len(mask)))
-            if mask[c // 64] >> (c % 64) & 1]
+    bits = 8 * word
+    cpus = [c for c in range(min(len(offsets), bits * len(mask)))
+            if mask[c // bits] >> (c % bits) & 1]
     if len(cpus) < 2:
         return out          # one CPU: any region would fit, so nothing is shown
     groups: dict[tuple[int, int], dict[int, int]] = {}
@@ -349,7 +417,7 @@ def _runqueues(capture, regions, dyn, found) -> dict[int, str]:
         if i in found:
             continue
         for cpu in cpus:
-            base = (region.vaddr - offsets[cpu]) % (1 << 64)
+            base = (region.vaddr - offsets[cpu]) % (1 << bits)
             groups.setdefault((base, region.size), {})[cpu] = i
     for (base, size), members in groups.items():
         if len(members) == len(cpus):
