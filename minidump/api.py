@@ -78,7 +78,8 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     container kind (``mddir``, ``rawdump``, ``smem-blob``, ``ram``, ``memory``,
     ``elf``); ``arch`` the architecture; ``vmlinux`` is the kernel's image with
     symbols, for what needs it (VMCOREINFO of a full capture without the note,
-    the randomized x86_64 direct map, ``facts()``); ``progress`` shows a progress
+    the randomized x86_64 direct map, ``facts()``, each region's ``object``
+    from the symbol table); its BUILD-ID must match the capture's; ``progress`` shows a progress
     bar on a terminal's stderr during long scans (the CLI's default).  Nothing is written.
     Errors are :class:`minidump.MinidumpError` subclasses with ``.path``,
     ``.offset`` and ``.field``.

@@ -76,6 +76,7 @@ class Capture(Closable):
         self._memory: "PhysicalMemory | None" = None
         self._kernel: "KernelMemory | None" = None
         self.page_offset: int | None = None   # x86_64 direct-map base read from memory
+        self.phys_offset: int | None = None   # 32-bit arm PHYS_OFFSET read from memory
         self.profile: list[dict] = []         # what extract --profile added, and why
         self._attached: str | None = None     # the vmlinux attach() used
         self._logs: dict = {}                 # kernel_log() by `partial`, until memory changes
@@ -166,7 +167,8 @@ class Capture(Closable):
             from minidump.kernel.memory import KernelMemory
             from minidump.kernel.translate import Translator
             info = self.vmcoreinfo
-            translator = Translator(self.arch, info, page_offset=self.page_offset) \
+            translator = Translator(self.arch, info, page_offset=self.page_offset,
+                                    phys_offset=self.phys_offset) \
                 if info is not None and self.arch else None
             offset = (info.kerneloffset or 0) if info is not None else 0
             self._kernel = KernelMemory(self.memory, self.elf_arch, translator, offset)
@@ -201,6 +203,14 @@ class Capture(Closable):
         self.check_build_id(vmlinux)
         if self.elf_arch is None:
             self.set_arch(vmlinux.arch)
+        if self.arch == "arm" and "__pv_phys_pfn_offset" in vmlinux.symbols:
+            # arm's VMCOREINFO has no PHYS_OFFSET: the kernel's own (ARM_PATCH_PHYS_VIRT)
+            try:
+                pfn = find_image(self.memory, vmlinux, path=self.input).word(
+                    "__pv_phys_pfn_offset")
+                self.phys_offset, self._kernel = pfn << 12, None
+            except MinidumpError as exc:
+                self.warn(f"__pv_phys_pfn_offset not readable ({exc.problem})")
         base = vmlinux.symbols.get("page_offset_base") if self.arch == "x86_64" else None
         if base is not None:
             try:
@@ -219,8 +229,7 @@ class Capture(Closable):
         theirs = vmlinux.build_id
         if mine and theirs and mine != theirs:
             raise MinidumpError(f"does not match {self.input}: BUILD-ID {mine} of the capture "
-                                f"is not the vmlinux's {theirs}", path=vmlinux.path,
-                                field="NT_GNU_BUILD_ID")
+                                f"is not the vmlinux's {theirs}", path=vmlinux.path)
 
     def use_direct_map(self, page_offset: int) -> None:
         """Translate the linear map from this base (x86_64 ``page_offset_base`` read from memory)."""
