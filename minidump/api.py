@@ -109,6 +109,8 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
                           os.fspath(sahara_table) if sahara_table else None, progress=progress)
         table_warnings: list[str] = []
         fallback = None
+        if reader.kind in ("smem-blob", "ram") and ram.extents:
+            fallback = ram      # a PT_LOAD of the kernel's header that the table lost
         if reader.kind in ("mddir", "rawdump") and ram.extents:
             from minidump.sources.smem import SmemNotFound, table_rows
             found = Source("SMEM minidump table")

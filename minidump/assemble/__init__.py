@@ -165,10 +165,8 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
             continue
         regions.append(_free_region(row, translator, meminspect))
     if foreign:
-        listed = ", ".join(foreign[:8]) + (f", and {len(foreign) - 8} more" if len(foreign) > 8
-                                          else "")
         warnings.append(f"{len(foreign)} blobs are not Linux regions (other subsystems or "
-                        f"firmware data) and are not written: {listed}")
+                        f"firmware data) and are not written: {_listed(foreign)}")
     # the header and VMCOREINFO regions are memory too: give them their linear-map alias
     if translator is not None:
         regions = [r.with_(vaddr=translator.linear_va(r.paddr))
@@ -268,7 +266,7 @@ def _from_ram(regions: list[Region], ram: "PhysicalMemory", warnings: list[str])
     Only where one ``--memory`` image holds the region's whole physical range;
     a region the table itself marks bad (invalid, encrypted) keeps its status.
     """
-    out, filled = [], []
+    out, filled, by_header = [], [], []
     for region in regions:
         have = region.payload.length if region.payload is not None else 0
         if (region.kind is Kind.ELF or region.status not in (None, Status.MISSING, Status.SHORT)
@@ -280,16 +278,32 @@ def _from_ram(regions: list[Region], ram: "PhysicalMemory", warnings: list[str])
             out.append(region)
             continue
         offset = extent.offset + region.paddr - extent.paddr
-        lacked = (f"blob {region.source} has only {have:#x} of {region.size:#x} bytes"
-                  if region.payload is not None and have else "no blob captured")
         where = f"{_base(extent.path)}@{offset:#x}"
-        reason = f"{lacked}; bytes from the --memory image"
+        if region.id is None and region.kind is Kind.LOAD and not region.source:
+            # no table entry at all: the kernel's own ELF header still gives the address
+            reason = (f"no table entry; read from the RAM image at {region.name}'s address in "
+                      "the kernel's ELF header")
+            by_header.append(region.name)
+        else:
+            lacked = (f"blob {region.source} has only {have:#x} of {region.size:#x} bytes"
+                      if region.payload is not None and have else "no blob captured")
+            reason = f"{lacked}; bytes from the --memory image"
+            filled.append(f"ID {region.id}" if region.id is not None else region.name)
         out.append(region.with_(payload=Payload(extent.path, offset, region.size), source=where,
                                 status=None, reason=reason))
-        filled.append(f"ID {region.id}" if region.id is not None else region.name)
     if filled:
-        listed = ", ".join(filled[:8]) + (f", and {len(filled) - 8} more" if len(filled) > 8
-                                          else "")
-        warnings.append(f"{len(filled)} region{'s' if len(filled) > 1 else ''} taken from the "
-                        f"--memory images (blob missing or short): {listed}")
+        warnings.append(f"{_count(filled, 'region')} taken from the --memory images (blob "
+                        f"missing or short): {_listed(filled)}")
+    if by_header:
+        warnings.append(f"{_count(by_header, 'region')} the table lacks read from the RAM "
+                        f"images at the addresses of the kernel's ELF header: "
+                        f"{_listed(by_header)}")
     return out
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'s' if len(items) > 1 else ''}"
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(items[:8]) + (f", and {len(items) - 8} more" if len(items) > 8 else "")

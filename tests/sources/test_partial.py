@@ -386,3 +386,61 @@ def test_ram_images_that_miss_the_region_leave_it_lost(capsys, md, samples):
     assert row["status"] == "missing"
     assert not any("taken from the --memory images" in w for w in doc["warnings"])
 
+
+
+def _lose_entry(ram, ident: int) -> int:
+    """The SMEM table loses the entry of ``ident`` (the last entry takes its slot, the count
+    drops by one), as when the firmware's table and the kernel's header disagree in length;
+    returns the lost region's PA."""
+    data = bytearray((ram / "ddr5.bin").read_bytes())
+    smem = bytearray((ram / "smem.bin").read_bytes())
+    count = struct.unpack_from("<I", smem, SLOT0_AT + 16)[0]
+    index = index_of(ram, ident)
+    paddr = struct.unpack_from("<Q", data, entry_at(index) + 24)[0]
+    data[entry_at(index):entry_at(index) + 40] = data[entry_at(count - 1):entry_at(count)]
+    data[entry_at(count - 1):entry_at(count)] = bytes(40)
+    struct.pack_into("<I", smem, SLOT0_AT + 16, count - 1)
+    (ram / "ddr5.bin").write_bytes(bytes(data))
+    (ram / "smem.bin").write_bytes(bytes(smem))
+    return paddr
+
+
+@pytest.mark.parametrize("container", ["ram", "item602"])
+def test_entry_the_table_lost_read_from_ram_by_the_header(capsys, tmp_path, ram, samples,
+                                                          container):
+    """prb_infos (ID 24) lost from the SMEM table: the kernel's ELF header still gives its
+    address, the RAM images hold its bytes, so it is written (and the log stays whole)."""
+    paddr = _lose_entry(ram, 24)
+    if container == "ram":
+        argv = ram_args(ram)
+    else:
+        blob = tmp_path / "item602.bin"
+        smem = (ram / "smem.bin").read_bytes()
+        blob.write_bytes(smem[0x10E8:0x10E8 + 336])
+        argv = [str(blob), *memory_args(ram)]
+    code, doc, err = regions(capsys, *argv)
+    assert code == 0, err
+    lost = next(r for r in doc["regions"] if r["paddr"] == paddr)
+    assert lost["status"] == "written" and lost["id"] is None
+    assert lost["source"] == f"ddr3.bin@{paddr - 0x82500000:#x}"
+    assert lost["reason"] == (f"no table entry; read from the RAM image at {lost['name']}'s "
+                              "address in the kernel's ELF header")
+    assert (f"1 region the table lacks read from the RAM images at the addresses of the "
+            f"kernel's ELF header: {lost['name']}") in doc["warnings"]
+    assert main(["dmesg", str(samples / "md")]) == 0
+    whole = capsys.readouterr().out
+    assert main(["dmesg", *argv]) == 0
+    assert capsys.readouterr().out == whole and len(whole.splitlines()) > 200
+
+
+def test_entry_the_table_lost_without_ram_is_missing(capsys, tmp_path, ram):
+    """The same table with only the SMEM image (the DDR holding the bytes not given)."""
+    paddr = _lose_entry(ram, 24)
+    images = []
+    for line in (ram / "MEMORY.txt").read_text().split():
+        if not line.startswith("ddr3"):
+            images += ["--memory", str(ram / line)]
+    code, doc, err = regions(capsys, str(ram / "smem.bin"), *images)
+    assert code == 3
+    lost = next(r for r in doc["regions"] if r["paddr"] == paddr)
+    assert lost["status"] == "missing"

@@ -2,7 +2,7 @@
 right, with and without the vmlinux (opt-in: MINIDUMP_REALKERNEL=1).
 
 Run:  python tools/realkernel/harness.py all      (and --arch arm64 ...; see its README)
-      MINIDUMP_REALKERNEL=1 python -m pytest tests/realkernel/test_naming.py -q
+      MINIDUMP_REALKERNEL=1 python -m pytest tests/realkernel/test_realkernel_naming.py -q
 
 The simulation (``builders.meminspect_sim``) registers what a v3 kernel would:
 VMCOREINFO, the static IDs, and the dynamic ones (the ``mem_section`` root, each
