@@ -119,11 +119,15 @@ def plan_and_report(capture, args, output: str | None = None):
 def fill_objects(capture, regions, doc) -> None:
     """Each row's ``object`` (``unknown`` where nothing in the capture identifies it) and what
     the names rest on (``objects``; ``meminspect``: the series the IDs were read with)."""
-    from minidump.kernel.facts import KALLSYMS_SOURCE
-    from minidump.meminspect.naming import name_objects
-    names, meta = name_objects(capture, list(regions))
-    for row, name in zip(doc["regions"], names):
-        row["object"] = name
+    from minidump.kernel.kallsyms import KALLSYMS_SOURCE
+    from minidump.meminspect.naming import UNKNOWN
+    # the capture names its regions once (Capture.regions); the plan's rows are those
+    # regions with their final statuses
+    named = {_same(r): r.object for r in capture.regions}
+    meta = capture.naming
+    for row, region in zip(doc["regions"], regions):
+        row["object"] = named.get(_same(region), UNKNOWN)
+    names = [row["object"] for row in doc["regions"]]
     counts = meta["objects"]
     if counts:
         how = ", ".join(f"{n} from {KALLSYMS_SOURCE if k == 'kallsyms' else k}"
@@ -138,3 +142,8 @@ def fill_objects(capture, regions, doc) -> None:
                                for e in meta["uncaptured"])
             doc["warnings"].append(f"{len(meta['uncaptured'])} regions the vmlinux's "
                                    f".inspect_table registers are not in the capture: {listed}")
+
+
+def _same(region) -> tuple:
+    """What identifies a region between the capture's list and the plan's."""
+    return region.id, region.name, region.paddr, region.vaddr, region.size, region.source

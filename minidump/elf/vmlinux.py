@@ -15,6 +15,10 @@ of the ``R_AARCH64_RELATIVE`` entry in ``.rela.dyn`` at that address
 from __future__ import annotations
 
 import bisect
+import itertools
+import os
+import sys
+from collections import Counter
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -79,6 +83,10 @@ def sym_format(little_endian: bool, bits: int) -> tuple[struct.Struct, tuple[str
 
 Row = tuple[int, int, int, int]   # st_value, st_size, st_info, st_shndx
 
+#: symbol indexes of the vmlinuxes opened last, by file identity (a fleet run holds a few)
+_INDEXES: dict[tuple, "SymbolIndex"] = {}
+INDEXES_KEPT = 2
+
 
 class SymbolIndex:
     """The named symbols of a ``.symtab``, by name and (lazily) by address.
@@ -92,34 +100,65 @@ class SymbolIndex:
         self._fast, fields = sym_format(little_endian, bits)
         self._symtab = symtab[:len(symtab) - len(symtab) % self._fast.size]
         self._strtab = strtab
+        self._little = little_endian
         self._pick = tuple(fields.index(f) for f in ("st_value", "st_size", "st_info",
                                                       "st_shndx"))
         self._name_at = fields.index("st_name")
-        self._full: dict[bytes, list[tuple[int, ...]]] | None = None
+        self._names: list[bytes] | None = None
+        self._first: dict[bytes, int] | None = None
+        self._repeated: dict[bytes, list[int]] = {}
         self._sorted: list[tuple[int, int, str]] | None = None
         self._starts: list[int] = []
 
-    def _by_name(self) -> dict[bytes, list[tuple[int, ...]]]:
-        """The full map, built once: one pass over ``Elf_Sym[]``, raw names and rows."""
-        if self._full is None:
-            full: dict[bytes, list[tuple[int, ...]]] = {}
-            find, strtab, name_at = self._strtab.find, self._strtab, self._name_at
-            for values in self._fast.iter_unpack(self._symtab):
-                start = values[name_at]
-                if start:
-                    end = find(b"\0", start)
-                    if end > start:
-                        full.setdefault(strtab[start:end], []).append(values)
-            self._full = full
-        return self._full
+    def _name_column(self) -> list[int]:
+        """Every ``st_name``, in table order."""
+        size = self._fast.size
+        if self._name_at == 0 and size % 4 == 0 and \
+                self._little == (sys.byteorder == "little"):
+            # st_name is the entry's first 32-bit word (ELF32 and ELF64 alike)
+            return memoryview(self._symtab).cast("I")[::size // 4].tolist()
+        return [values[self._name_at] for values in self._fast.iter_unpack(self._symtab)]
+
+    def _by_name(self) -> dict[bytes, int]:
+        """Name -> index of its last symbol, built once with bulk operations (C speed: a
+        ``dict`` of ``.strtab``'s strings by offset mapped over the ``st_name`` column);
+        names held by several symbols also get every index in ``_repeated``."""
+        if self._first is None:
+            strtab = self._strtab
+            strings = strtab.split(b"\0")
+            at = dict(zip(itertools.accumulate((len(x) + 1 for x in strings), initial=0),
+                          strings))
+            column = self._name_column()
+            names = list(map(at.get, column))
+            # a name that is the tail of a longer string (the linker shares the bytes)
+            for index in [i for i, name in enumerate(names) if name is None]:
+                start = column[index]
+                names[index] = strtab[start:strtab.find(b"\0", start)] \
+                    if start < len(strtab) else b""
+            first = dict(zip(names, range(len(names))))
+            if len(first) < len(names):
+                counts = Counter(names)
+                repeated = {name for name, n in counts.items() if n > 1}
+                for index, name in enumerate(names):
+                    if name in repeated:
+                        self._repeated.setdefault(name, []).append(index)
+            first.pop(b"", None)
+            self._names, self._first = names, first
+        return self._first
 
     def _rows(self, name: str) -> list[Row]:
-        pick = self._pick
+        raw = name.encode("ascii", "replace")
+        first = self._by_name()
+        if raw not in first:
+            return []
+        pick, fast, size = self._pick, self._fast, self._fast.size
         return [tuple(values[i] for i in pick)
-                for values in self._by_name().get(name.encode("ascii", "replace"), ())]
+                for values in (fast.unpack_from(self._symtab, index * size)
+                               for index in self._repeated.get(raw, (first[raw],)))]
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_name().values())
+        self._by_name()
+        return sum(1 for name in self._names if name)
 
     def __contains__(self, name: str) -> bool:
         return name.encode("ascii", "replace") in self._by_name()
@@ -132,7 +171,7 @@ class SymbolIndex:
     def with_prefix(self, prefix: str) -> Iterator[Symbol]:
         """Every symbol whose name starts with ``prefix``."""
         raw = prefix.encode("ascii", "replace")
-        for name in self._by_name():
+        for name in list(self._by_name()):
             if name.startswith(raw):
                 yield from self.all(name.decode("ascii", "replace"))
 
@@ -147,11 +186,11 @@ class SymbolIndex:
         """``(name, offset)`` of the data or code symbol covering a link-time address."""
         if self._sorted is None:
             at_value, at_size, at_info, _ = self._pick
+            self._by_name()
             rows = sorted((v[at_value], v[at_size], raw.decode("ascii", "replace"))
-                          for raw, entries in self._by_name().items() if not raw.startswith(b"$")
-                          for v in entries
-                          if v[at_value] and (v[at_info] & 0xF) in (STT_OBJECT, STT_FUNC,
-                                                                     STT_NOTYPE))
+                          for raw, v in zip(self._names, self._fast.iter_unpack(self._symtab))
+                          if raw and not raw.startswith(b"$") and v[at_value]
+                          and (v[at_info] & 0xF) in (STT_OBJECT, STT_FUNC, STT_NOTYPE))
             self._sorted, self._starts = rows, [r[0] for r in rows]
         index = bisect.bisect_right(self._starts, vaddr) - 1
         if index < 0:
@@ -255,7 +294,8 @@ class Vmlinux(Closable):
     # -- symbols -------------------------------------------------------------
     @property
     def symbols(self) -> SymbolIndex:
-        """The ``.symtab`` index, built on first use."""
+        """The ``.symtab`` index, built on first use (and shared by every open of the same
+        unchanged file in this process: extract, naming and facts each open the vmlinux)."""
         if self._symbols is None:
             symtab = next((s for s in self.sections if s.type == "SHT_SYMTAB"), None)
             if symtab is None:
@@ -264,10 +304,26 @@ class Vmlinux(Closable):
             if symtab.link >= len(self.sections):
                 raise FormatError(f"sh_link {symtab.link} names no section", path=self.path,
                                   field=".symtab.sh_link")
-            self._symbols = SymbolIndex(self.section_data(symtab),
-                                              self.section_data(self.sections[symtab.link]),
-                                              self.little_endian, self.bits)
+            key = self._identity()
+            cached = _INDEXES.get(key) if key is not None else None
+            if cached is None:
+                cached = SymbolIndex(self.section_data(symtab),
+                                     self.section_data(self.sections[symtab.link]),
+                                     self.little_endian, self.bits)
+                if key is not None:
+                    _INDEXES[key] = cached
+                    while len(_INDEXES) > INDEXES_KEPT:
+                        del _INDEXES[next(iter(_INDEXES))]
+            self._symbols = cached
         return self._symbols
+
+    def _identity(self) -> tuple | None:
+        """The open file as the kernel knows it (device, inode, size, mtime), or None."""
+        try:
+            st = os.fstat(self.fh.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None     # an in-memory file: no identity to share by
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
     def symbol(self, name: str) -> Symbol:
         """The named symbol or a SymbolError."""

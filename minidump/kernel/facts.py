@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minidump.errors import FaultError, MinidumpError
+from minidump.kernel.kallsyms import KALLSYMS_SOURCE
 from minidump.kernel.printk import ring_regions
 from minidump.kernel.translate import MASK64, Translator
 from minidump.model import Arch
@@ -474,7 +475,6 @@ def consumer_answers(rows: list[Requirement], ready: dict, capture: "Capture",
 
 
 #: where ``info`` says its names came from
-KALLSYMS_SOURCE = "kallsyms tables in the capture (VMCOREINFO SYMBOL(kallsyms_*))"
 
 
 def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:

@@ -61,6 +61,9 @@ MAX_TOKENS = 512 + 1
 #: bytes of kallsyms_names read at a time
 CHUNK = 1 << 20
 
+#: what a name found in the kernel's own tables rests on, as reports say it
+KALLSYMS_SOURCE = "kallsyms tables in the capture (VMCOREINFO SYMBOL(kallsyms_*))"
+
 
 class KallsymsError(FormatError):
     """The kallsyms tables of a capture make no sense (counts, lengths, order)."""

@@ -103,10 +103,17 @@ def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:
             out.warnings.append(f"{source}: {spec.symbol} is not in the vmlinux; skipped")
         else:
             try:
-                out.regions.append(_symbol_region(vmlinux, kernel, spec.symbol, spec.size,
-                                                  source))
+                region = _symbol_region(vmlinux, kernel, spec.symbol, spec.size, source)
             except SymbolError as exc:
                 raise SymbolError(f"line {spec.line}: {exc.problem}", path=path) from None
+            alias = next((r for r in out.regions if r.source.startswith(f"{label}:") and
+                          (r.paddr, r.vaddr, r.size) == (region.paddr, region.vaddr,
+                                                         region.size)), None)
+            if alias is not None:     # two names of one range (x86_64 _text and _stext)
+                out.warnings.append(f"{source}: {spec.symbol} is {alias.name} (same address "
+                                    "and size); kept once")
+                continue
+            out.regions.append(region)
 
 
 def _from_meminspect(vmlinux, kernel, version: str | None, debuginfo, out: Selection) -> bool:
@@ -154,7 +161,9 @@ def _profile(vmlinux, kernel, arch: str, profile: str, out: Selection) -> None:
     for name, why in PROFILES[profile].get(arch, ()):
         if name not in vmlinux.symbols:
             continue
-        region = _symbol_region(vmlinux, kernel, name, None, f"--profile {profile}", why)
+        # the why is said once, in the report's "added by --profile" lines (a row with a
+        # reason is one a person must look at)
+        region = _symbol_region(vmlinux, kernel, name, None, f"--profile {profile}")
         out.regions.append(region)
         out.added.append({"name": name, "vaddr": region.vaddr, "paddr": region.paddr,
                           "size": region.size, "why": why})
