@@ -109,3 +109,37 @@ def test_sym_fast_path_agrees_with_schema(abi):
         parsed = schema.parse(raw)
         assert dict(zip(names, fast.unpack(raw))) == {n: parsed[n] for n in names}
 
+
+
+def test_name_that_is_the_tail_of_another(abi):
+    """ld shares string tails: a symbol's st_name may point into the middle of another
+    name (``jiffies_64`` inside ``big_jiffies_64``)."""
+    from elftools.elf.elffile import ELFFile
+    bits, little = abi
+    spec = _spec(bits, little)
+    spec.symbols.append(Sym("big_jiffies_64", spec.sections[0].addr + 0x80, 8))
+    data = bytearray(make_vmlinux(spec))
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    symtab, strtab = elf.get_section_by_name(".symtab"), elf.get_section_by_name(".strtab")
+    tail = bytes(data[strtab["sh_offset"]:][:strtab["sh_size"]]).index(b"big_jiffies_64\0") + 4
+    entry = elf_structs(little, bits).Elf_Sym.sizeof()
+    for i, sym in enumerate(symtab.iter_symbols()):
+        if sym.name == "jiffies_64":
+            at = symtab["sh_offset"] + i * entry
+            data[at:at + 4] = tail.to_bytes(4, "little" if little else "big")
+    vm = Vmlinux(io.BytesIO(bytes(data)), "vmlinux")
+    assert vm.symbol("jiffies_64").size == 8
+    assert vm.symbol("jiffies_64").value == spec.sections[0].addr + 0x100
+    assert vm.symbol("big_jiffies_64").value == spec.sections[0].addr + 0x80
+
+
+def test_index_shared_by_opens_of_one_unchanged_file(tmp_path):
+    path = tmp_path / "vmlinux"
+    path.write_bytes(make_vmlinux(_spec(64, True)))
+    with Vmlinux.open(str(path)) as one, Vmlinux.open(str(path)) as two:
+        assert one.symbols is two.symbols
+    spec = _spec(64, True)
+    spec.symbols.append(Sym("added_later", LINK_TEXT + 0x500, 8))
+    path.write_bytes(make_vmlinux(spec))        # another file now: a new index
+    with Vmlinux.open(str(path)) as three:
+        assert "added_later" in three.symbols and three.symbols is not one.symbols
