@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minidump.errors import FormatError, MinidumpError, UsageError
-from minidump.formats.common import field_offsets, iter_table
-from minidump.formats.meminspect import MEMINSPECT_ID_MAX, inspect_entry
+
+
+def id_max() -> int:
+    """``MEMINSPECT_ID_MAX`` (formats/meminspect.py; imported where a table is read, so that
+    naming a capture's regions imports no construct)."""
+    from minidump.formats.meminspect import MEMINSPECT_ID_MAX
+    return MEMINSPECT_ID_MAX
+
 
 if TYPE_CHECKING:
     import construct as cs
@@ -76,7 +82,7 @@ class IdNames:
     def name(self, uid: int) -> str:
         if uid in self.names:
             return self.names[uid]
-        if uid >= MEMINSPECT_ID_DYNAMIC and uid < MEMINSPECT_ID_MAX:
+        if MEMINSPECT_ID_DYNAMIC <= uid < id_max():
             return f"DYNAMIC+{uid - MEMINSPECT_ID_DYNAMIC}"
         return f"unknown{uid}"
 
@@ -137,10 +143,12 @@ def entry_schema(vmlinux: "Vmlinux", debuginfo=None, section_size: int | None = 
     else the section size.
     """
     if vmlinux.bits == 64:
+        from minidump.formats.meminspect import inspect_entry
         return inspect_entry(vmlinux.little_endian, 64)
     size = _sizeof(debuginfo) or _symbol_stride(vmlinux)
     if size is None and section_size:
         size = 24 if section_size % 20 and not section_size % 24 else 20
+    from minidump.formats.meminspect import inspect_entry
     return inspect_entry(vmlinux.little_endian, 32, size == 24)
 
 
@@ -177,6 +185,7 @@ def read_static(vmlinux: "Vmlinux", names: IdNames | None = None, debuginfo=None
                           f"entry size {stride}", path=vmlinux.path, offset=section.offset,
                           field=SECTION)
     data = vmlinux.section_data(section)
+    from minidump.formats.common import field_offsets, iter_table
     va_offset = field_offsets(schema)["va"]
     raw = []
     for index, fields in iter_table(schema, data, section.size // stride, path=vmlinux.path,
@@ -200,7 +209,7 @@ def effective(entries: list[InspectEntry]) -> list[InspectEntry]:
     """Entries the kernel keeps: IDs 1..MAX-1, the last one per ID winning (section order)."""
     last: dict[int, InspectEntry] = {}
     for entry in entries:
-        if 0 < entry.id < MEMINSPECT_ID_MAX:
+        if 0 < entry.id < id_max():
             last[entry.id] = entry
     return [last[uid] for uid in sorted(last)]
 

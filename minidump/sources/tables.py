@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 
 from minidump.errors import FormatError
 from minidump.model import Row
@@ -46,17 +47,22 @@ def firmware_filename(name: str, seq: int | None) -> str:
     return stem + ".BIN"
 
 
+#: ``sahara_debug_region64`` (formats/qcom_minidump.py) pinned as a ``struct`` layout, so that
+#: reading a md directory imports no construct (tests/sources/test_tables.py checks they agree)
+SAHARA_FIELDS = ("type", "addr", "length", "region", "filename")
+SAHARA_LAYOUT = struct.Struct("<QQQ20s20s")
+
+
 def read_sahara_table(data: bytes, *, path: str) -> list[Row]:
     """Parse a raw Sahara memory-debug table (a whole number of 64-byte entries)."""
-    from minidump.formats.common import iter_table
-    from minidump.formats.qcom_minidump import sahara_debug_region64
-    size = sahara_debug_region64.sizeof()
+    size = SAHARA_LAYOUT.size
     if not data or len(data) % size:
         raise FormatError(f"size {len(data):#x} is not a non-zero multiple of the "
                           f"{size}-byte entry", path=path, offset=len(data) - len(data) % size,
                           field="sahara_debug_region64")
     entries = []
-    for index, row in iter_table(sahara_debug_region64, data, len(data) // size, path=path):
+    for index, values in enumerate(SAHARA_LAYOUT.iter_unpack(data)):
+        row = dict(zip(SAHARA_FIELDS, values))
         name = decode_name(row["region"])
         filename = decode_name(row["filename"])
         if name.lower().startswith("md_"):

@@ -11,12 +11,14 @@ kdump ELF).  Payloads follow the notes back to back, in region order.
 from __future__ import annotations
 
 import bisect
+import struct
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Callable
 
 from minidump.errors import LayoutError
 from minidump.files import CHUNK
-from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME, elf_structs
+from minidump.elf.core import EHDR_FIELDS, LAYOUTS, PHDR_FIELDS
+from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME
 from minidump.model import Arch, Kind, Note, Payload, Region, Status
 
 MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here
@@ -219,6 +221,14 @@ def payload_same_bytes(a: Region, b: Region, paddr: int, size: int) -> bool:
         compare.close()
 
 
+def note_record(name: bytes, ntype: int, desc: bytes, order: str = "<") -> bytes:
+    """One ELF note with Linux's 4-byte framing (``Elf_Note`` in formats/elf.py: the name
+    with its NUL, then name and descriptor each padded to 4 bytes)."""
+    name = name + b"\0"
+    return (struct.pack(order + "III", len(name), len(desc), ntype) + name
+            + bytes(-len(name) % 4) + desc + bytes(-len(desc) % 4))
+
+
 def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Note],
                 arch: Arch) -> Plan:
     """Every header byte and file offset of the output; no I/O.
@@ -226,7 +236,8 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
     ``regions`` must already be resolved (:func:`resolve`); those with status
     WRITTEN become PT_LOADs in order.
     """
-    elf = elf_structs(arch.little_endian, arch.bits)
+    order = "<" if arch.little_endian else ">"
+    ehdr_s, phdr_s, _ = (struct.Struct(order + f) for f in LAYOUTS[arch.bits])
     written = [(i, r) for i, r in enumerate(regions)
                if r.status is Status.WRITTEN and r.paddr is not None]
     phnum = 1 + len(written)
@@ -236,10 +247,9 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
     all_notes = list(notes)
     if vmcoreinfo:
         all_notes.append(Note(VMCOREINFO_NOTE_NAME, 0, vmcoreinfo))
-    note_bytes = b"".join(elf.Elf_Note.build(dict(n_type=n.type, name=n.name + b"\0", desc=n.desc))
-                          for n in all_notes)
-    phoff = elf.ehdr_size
-    note_offset = phoff + phnum * elf.phdr_size
+    note_bytes = b"".join(note_record(n.name, n.type, n.desc, order) for n in all_notes)
+    phoff = ehdr_s.size
+    note_offset = phoff + phnum * phdr_s.size
     offset = note_offset + len(note_bytes)
     limit = (1 << arch.bits) - 1
     loads, phdrs = [], [dict(p_type=PT.NOTE, p_flags=0, p_offset=note_offset, p_vaddr=0,
@@ -255,13 +265,14 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
                           p_vaddr=vaddr, p_paddr=region.paddr, p_filesz=region.size,
                           p_memsz=region.size, p_align=0))
         offset += region.size
-    ehdr = elf.Elf_Ehdr.build(dict(
-        e_ident=dict(EI_CLASS=2 if arch.bits == 64 else 1, EI_DATA=1 if arch.little_endian else 2,
-                     EI_VERSION=EV_CURRENT, EI_OSABI=0, EI_ABIVERSION=0),
-        e_type=ET.CORE, e_machine=arch.machine, e_version=EV_CURRENT, e_entry=0, e_phoff=phoff,
-        e_shoff=0, e_flags=0, e_ehsize=elf.ehdr_size, e_phentsize=elf.phdr_size, e_phnum=phnum,
-        e_shentsize=0, e_shnum=0, e_shstrndx=0))
-    header = ehdr + b"".join(elf.Elf_Phdr.build(p) for p in phdrs) + note_bytes
+    ident = bytes([0x7F, ord("E"), ord("L"), ord("F"), 2 if arch.bits == 64 else 1,
+                   1 if arch.little_endian else 2, EV_CURRENT, 0, 0]).ljust(16, b"\0")
+    ehdr = ehdr_s.pack(*(dict(
+        e_ident=ident, e_type=ET.CORE, e_machine=arch.machine, e_version=EV_CURRENT, e_entry=0,
+        e_phoff=phoff, e_shoff=0, e_flags=0, e_ehsize=ehdr_s.size, e_phentsize=phdr_s.size,
+        e_phnum=phnum, e_shentsize=0, e_shnum=0, e_shstrndx=0)[f] for f in EHDR_FIELDS))
+    fields = PHDR_FIELDS[arch.bits]
+    header = ehdr + b"".join(phdr_s.pack(*(p[f] for f in fields)) for p in phdrs) + note_bytes
     warnings = [] if vmcoreinfo else [
         "no VMCOREINFO: crash and drgn need it to open the vmcore; give --vmcoreinfo FILE"]
     return Plan(arch, header, tuple(loads), tuple(regions), offset, tuple(warnings))
