@@ -146,9 +146,12 @@ def vmcoreinfo_from_memory(image: KernelImage, *, path: str | None = None
     elif vmlinux.arch.machine == EM.AARCH64:
         vabits = image.word("vabits_actual") if image.has("vabits_actual") else 48
         paddr = (pointer - ((-(1 << vabits)) & MASK64) + image.word("memstart_addr")) & MASK64
+    elif vmlinux.arch.machine == EM.ARM:
+        # 32-bit arm: the image lies in the linear map (lowmem, one offset, no KASLR)
+        paddr = image.pa(pointer)
     else:
-        raise FormatError("no VMCOREINFO note; reading it from memory is supported on x86_64 "
-                          "and arm64 only: give --vmcoreinfo FILE", path=path)
+        raise FormatError("no VMCOREINFO note; reading it from memory is supported on x86_64, "
+                          "arm64 and arm only: give --vmcoreinfo FILE", path=path)
     raw = image.memory.read(paddr, length, "vmcoreinfo_data")
     return VmcoreInfo(raw.rstrip(b"\0"), path=path), f"vmcoreinfo_data at PA {paddr:#x}"
 

@@ -20,6 +20,14 @@ X86_64_START_KERNEL_MAP = 0xFFFFFFFF80000000
 X86_64_PAGE_OFFSET_L4 = 0xFFFF888000000000
 #: arch/arm64/Kconfig: ARM64_VA_BITS choices are 36..52; anything else in VMCOREINFO is corrupt
 ARM64_VA_BITS = (32, 56)
+#: 32-bit arm: the kernel text starts within 32 MiB of PAGE_OFFSET, so PAGE_OFFSET is
+#: ``_stext`` with these bits clear (crash's and kexec-tools' KVBASE_MASK). The real
+#: kernel's VMCOREINFO (arch/arm/kernel/machine_kexec.c) exports neither PAGE_OFFSET nor
+#: PHYS_OFFSET, only ``CONFIG_ARM_LPAE=y``: Debian 6.1 armmp-lpae, _stext=c0400000.
+ARM_KVBASE_MASK = 0x1FFFFFF
+#: 32-bit arm lowmem ends below VMALLOC_START; with the default 240 MiB vmalloc area and
+#: its 8 MiB guard gap that is at most 0xf0000000 - 8 MiB (arch/arm/mm/mmu.c)
+ARM_LOWMEM_END = 0xEF800000
 
 
 def kernel_version(release: str | None) -> tuple[int, int, int]:
@@ -134,13 +142,21 @@ class Translator:
             return (0xFF11000000000000 if l5 else X86_64_PAGE_OFFSET_L4), "KERNELOFFSET=0"
         return None, ""
 
-    def _generic_linear(self) -> tuple[int | None, int]:
+    def _generic_linear(self) -> tuple[int | None, int | None]:
         info = self.vmcoreinfo
         page_offset = self.page_offset if self.page_offset is not None else info.number(
             "PAGE_OFFSET")
+        if page_offset is None and self.arch == "arm":
+            stext = info.symbol("_stext")
+            page_offset = None if stext is None else stext & ~ARM_KVBASE_MASK
         phys = self.phys_offset
         if phys is None:
-            phys = info.number("phys_ram_base") or info.number("PHYS_OFFSET") or 0
+            phys = info.number("phys_ram_base")
+            phys = info.number("PHYS_OFFSET") if phys is None else phys
+        if phys is None and self.arch != "arm":
+            phys = 0
+        # 32-bit arm RAM seldom starts at 0 (QEMU virt: 0x40000000); without PHYS_OFFSET
+        # (given: __pv_phys_pfn_offset read through the vmlinux) there is no rule
         return page_offset, phys
 
     def image_va(self, paddr: int) -> int | None:
@@ -154,6 +170,8 @@ class Translator:
         if self.arch == "riscv64":
             offset = self.vmcoreinfo.number("va_kernel_pa_offset")
             return None if offset is None else (paddr + offset) & MASK64
+        if self.arch == "arm":
+            return self.linear_va(paddr)   # the image lies in lowmem: one mapping
         return None
 
     def linear_va(self, paddr: int) -> int | None:
@@ -171,9 +189,12 @@ class Translator:
             page_offset = self._x86_64_page_offset()[0]
             return None if page_offset is None else (page_offset + paddr) & MASK64
         page_offset, base = self._generic_linear()
-        if page_offset is None or paddr < base:
+        if page_offset is None or base is None or paddr < base:
             return None
-        return (page_offset + paddr - base) & MASK64
+        vaddr = (page_offset + paddr - base) & MASK64
+        if self.arch == "arm" and vaddr >= ARM_LOWMEM_END:
+            return None   # highmem: no linear alias
+        return vaddr
 
     def pa(self, vaddr: int) -> int | None:
         """Physical address of a linear-map or kernel-image virtual address."""
@@ -202,6 +223,8 @@ class Translator:
             if offset is not None and window and window[0] <= vaddr < window[1]:
                 return (vaddr - offset) & MASK64
         page_offset, base = self._generic_linear()
-        if page_offset is not None and vaddr >= page_offset:
-            return vaddr - page_offset + base
-        return None
+        if page_offset is None or base is None or vaddr < page_offset:
+            return None
+        if self.arch == "arm" and vaddr >= ARM_LOWMEM_END:
+            return None   # vmalloc, fixmap, vectors: page tables only
+        return vaddr - page_offset + base

@@ -157,8 +157,10 @@ def generate(dbg: DebugInfo, runtime: RuntimeValues | None = None,
 
 def _sparsemem(dbg: DebugInfo, add, pagesize: int) -> None:
     """LENGTH/SIZE/OFFSET of mem_section and the section geometry (SPARSEMEM_EXTREME)."""
+    if dbg.symbol("mem_section") is None:   # FLATMEM (32-bit arm): no DWARF search
+        return
     section = dbg.struct_size("mem_section")
-    if section is None or dbg.symbol("mem_section") is None:
+    if section is None:
         return
     bits, physmem = SECTION_SIZE_BITS.get(dbg.arch), MAX_PHYSMEM_BITS.get(dbg.arch)
     if bits and physmem:
@@ -215,7 +217,7 @@ def _arch_block(dbg: DebugInfo, runtime: RuntimeValues, symbol, add) -> None:
         if "NUMBER(KERNEL_IMAGE_SIZE)" not in values and dbg.symbol("kernel_randomize_memory"):
             # arch/x86/include/asm/page_64_types.h: 1 GiB with CONFIG_RANDOMIZE_BASE
             add(("NUMBER(KERNEL_IMAGE_SIZE)", str(1 << 30)))
-    elif dbg.arch == "arm64":
+    elif dbg.arch in ("arm64", "arm"):
         for key in ("NUMBER(VA_BITS)", "NUMBER(kimage_voffset)", "NUMBER(PHYS_OFFSET)",
                     "NUMBER(TCR_EL1_T1SZ)"):
             if key in values:
@@ -269,6 +271,10 @@ def runtime_from_memory(capture: "Capture", dbg: DebugInfo) -> RuntimeValues:
             values["NUMBER(PHYS_OFFSET)"] = f"{image.word('memstart_addr'):#x}"
         if dbg.symbol("vabits_actual") is not None:
             values["NUMBER(TCR_EL1_T1SZ)"] = f"{64 - image.word('vabits_actual'):#x}"
+    elif dbg.arch == "arm" and dbg.symbol("__pv_phys_pfn_offset") is not None:
+        # 32-bit arm's own VMCOREINFO has no PHYS_OFFSET (crash takes the lowest PT_LOAD);
+        # the kernel keeps it as a pfn for ARM_PATCH_PHYS_VIRT
+        values["NUMBER(PHYS_OFFSET)"] = f"{image.word('__pv_phys_pfn_offset') << 12:#x}"
     if dbg.symbol_size("mem_section") == dbg.bits // 8:
         # SPARSEMEM_EXTREME: VMCOREINFO_SYMBOL_ARRAY exports the pointer's value
         values["SYMBOL(mem_section)"] = f"{image.word('mem_section'):x}"

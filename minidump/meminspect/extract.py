@@ -158,6 +158,14 @@ def _from_memblock(vmlinux, kernel, debuginfo, out: Selection) -> None:
 
 
 def _profile(vmlinux, kernel, arch: str, profile: str, out: Selection) -> None:
+    base = kernel.translator.layout().phys_offset if kernel.translator is not None else None
+    if arch == "arm" and base is not None:
+        # crash (arm.c arm_kdump_phys_base) takes PHYS_OFFSET from the lowest PT_LOAD of an
+        # ELF dump: the first page of RAM makes it the right one (Debian 6.1 armmp-lpae)
+        out.regions.append(Region(None, "PHYS_OFFSET", paddr=base, vaddr=kernel.linear_va(base),
+                                  size=4096, source=f"--profile {profile}"))
+        out.added.append({"name": "PHYS_OFFSET", "vaddr": kernel.linear_va(base), "paddr": base,
+                          "size": 4096, "why": "crash arm: PHYS_OFFSET is the lowest PT_LOAD"})
     for name, why in PROFILES[profile].get(arch, ()):
         if name not in vmlinux.symbols:
             continue
