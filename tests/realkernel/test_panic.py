@@ -2,8 +2,8 @@
 
 Run:  python tools/realkernel/harness.py capture --panic-kaslr      # x86_64, sysrq-c, panic=0
       python tools/realkernel/harness.py capture --panic-nokaslr
-      python tools/realkernel/arm64.py capture --panic-kaslr         # arm64, the same
-      python tools/realkernel/arm64.py capture --panic-nokaslr
+      python tools/realkernel/harness.py --arch arm64 capture --panic-kaslr   # arm64, the same
+      python tools/realkernel/harness.py --arch arm64 capture --panic-nokaslr
       MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_panic.py -q
 
 The judges: the guest's own serial console (what the kernel printed while it
@@ -41,8 +41,9 @@ def _panics() -> dict:
     if not ENABLED:
         return {}
     found = {}
-    for tool in ("harness", "arm64"):
-        found.update(_load(tool).available_captures().get("panics", {}))
+    harness = _load("harness")
+    for arch in ("x86_64", "arm64"):
+        found.update(harness.available_captures(arch).get("panics", {}))
     return found
 
 
@@ -55,9 +56,10 @@ _TS = re.compile(r"^\[\s*\d+\.\d+\] ")
 @pytest.fixture(params=NAMES)
 def rec(request):
     if request.param not in PANICS:
-        tool = "harness.py" if "amd64" in request.param else "arm64.py"
+        arch = "x86_64" if "amd64" in request.param else "arm64"
         variant = request.param.split("-", 2)[2]
-        pytest.skip(f"no {request.param}: python tools/realkernel/{tool} capture --{variant}")
+        pytest.skip(f"no {request.param}: python tools/realkernel/harness.py --arch {arch} "
+                    f"capture --{variant}")
     return PANICS[request.param]
 
 

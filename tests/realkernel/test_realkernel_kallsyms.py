@@ -1,7 +1,7 @@
 """kallsyms decoded from real Debian kernels' captures, judged by the vmlinux's .symtab and by
 drgn's own kallsyms loader; and ``info`` on md_*.BIN blobs cut from a real panic (opt-in).
 
-Run:  python tools/realkernel/harness.py all; python tools/realkernel/arm64.py all
+Run:  python tools/realkernel/harness.py all; python tools/realkernel/harness.py --arch arm64 all
       (plus ``capture --panic-kaslr`` on each for the md check)
       MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_realkernel_kallsyms.py -q
 """
@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.realkernel,
 
 
 def _load(name: str):
+    import sys
+    sys.path.insert(0, str(TOOLS))
     spec = importlib.util.spec_from_file_location(f"realkernel_kallsyms_{name}",
                                                   TOOLS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -38,8 +40,9 @@ def _all() -> dict:
     if not ENABLED:
         return {}
     found = {}
-    for tool in ("harness", "arm64"):
-        available = _load(tool).available_captures()
+    harness = _load("harness")
+    for arch in ("x86_64", "arm64"):
+        available = harness.available_captures(arch)
         found.update(available.get("captures", {}))
         found.update(available.get("panics", {}))
     return found
@@ -50,8 +53,8 @@ ALL = _all()
 
 def _rec(name: str) -> dict:
     if name not in ALL:
-        tool = "harness.py" if "amd64" in name else "arm64.py"
-        pytest.skip(f"no {name}: python tools/realkernel/{tool} all / capture")
+        arch = "x86_64" if "amd64" in name else "arm64"
+        pytest.skip(f"no {name}: python tools/realkernel/harness.py --arch {arch} all / capture")
     return ALL[name]
 
 
@@ -112,7 +115,7 @@ def test_info_on_md_blobs_of_a_real_panic(name, tmp_path, capsys):
     drgn = pytest.importorskip("drgn")
     del drgn
     from drgn.helpers.linux.mm import follow_phys
-    arm64 = _load("arm64")          # its md_*.BIN writer and PT_LOAD reader serve both arches
+    arm64 = _load("checks")         # its md_*.BIN writer and PT_LOAD reader serve both arches
     from test_panic import console_trace
     rec = _rec(name)
     mini = tmp_path / "mini.vmcore"
