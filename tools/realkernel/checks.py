@@ -491,9 +491,14 @@ def check_firmware(rec, workdir, report, mini, info_text, want_log, crash) -> li
     want_va = {r["paddr"]: r["vaddr"] for r in regions}
     for label, source in (("md_*.BIN", workdir / "md"), ("Raw_Dmp!", raw)):
         built = workdir / f"built-{label[:2]}.vmcore"
-        args = ["--from-table"] if label == "md_*.BIN" else []
-        proc = minidump_cli("build", *args, str(source), "-o", str(built), "--force",
-                            check=False)
+        # 32-bit arm's VMCOREINFO names no arch (no KERNELOFFSET, no arch keys) and the
+        # blobs carry no ELF header: the arch is said on the command line
+        # and its VMCOREINFO has no PHYS_OFFSET: without the one `vmcoreinfo --vmlinux` writes
+        # (__pv_phys_pfn_offset) the regions get no virtual address (p_vaddr 0)
+        args = ["--arch", "arm", "--vmcoreinfo", str(workdir / "generated.vmcoreinfo")] \
+            if arch == "arm" else []
+        proc = minidump_cli("build", "--from-table", str(source), *args, "-o", str(built),
+                            "--force", check=False)
         if proc.returncode not in (0, 3) or not built.exists():
             failures.append(f"build {label}: exit {proc.returncode}: "
                             f"{proc.stderr.strip()[-200:]}")
