@@ -19,7 +19,8 @@ from minidump.sources import Context, Source
 from minidump.sources.tables import (firmware_filename, name_from_filename, read_dump_info,
                                      read_load_cmm, read_sahara_table)
 BLOB = re.compile(r"md_.+\.bin", re.IGNORECASE | re.DOTALL)   # any name: a newline is data too
-_SEQ = re.compile(r"md_(K.*?)(\d+)\.bin", re.IGNORECASE | re.DOTALL)
+#: a Raw_Dmp! section may carry the blob's name without ".BIN" (section_name is 20 bytes)
+_SEQ = re.compile(r"md_(K.*?)(\d+)(?:\.bin)?", re.IGNORECASE | re.DOTALL)
 
 
 def sniff(path: str) -> bool:
@@ -45,8 +46,8 @@ def side_tables(directory: str, sahara_table: str | None) -> list[Row]:
 
 def meminspect_naming(names: list[str]) -> bool:
     """Files named by the meminspect backend: "md_K" + name + meminspect ID, always."""
-    lower = {n.lower() for n in names}
-    return "md_kelf1.bin" in lower or "md_kvmcorein2.bin" in lower
+    lower = {n.lower().removesuffix(".bin") for n in names}
+    return "md_kelf1" in lower or "md_kvmcorein2" in lower
 
 
 def split_name(filename: str, meminspect: bool) -> tuple[str, int | None]:

@@ -144,3 +144,28 @@ def test_readelf_parses_output_cleanly(capsys, tmp_path, samples, expected):
     assert "CORE (Core file)" in result.stdout and "AArch64" in result.stdout
     assert result.stdout.count("  LOAD ") == len(expected["regions"])
     assert result.stdout.count("  NOTE ") == 1
+
+
+@pytest.mark.parametrize("suffix", [".BIN", ""])
+def test_rawdump_sections_named_with_or_without_bin(capsys, tmp_path, samples, suffix):
+    """A Raw_Dmp! section_name is the blob's name, with ".BIN" or without it (20 bytes hold
+    little): either way the meminspect IDs are read from it and the regions are the md
+    directory's, virtual addresses and objects included."""
+    from builders.qcom import rawdump
+    from minidump.sources.tables import read_sahara_table
+    md = samples / "md-nokelf"
+    rows = read_sahara_table((md / "sahara_table.bin").read_bytes(), path="sahara_table.bin")
+    sections = [(row.filename.removesuffix(".BIN") + suffix, (md / row.filename).read_bytes(),
+                 row.paddr) for row in rows if (md / row.filename).exists()]
+    image = tmp_path / "raw.img"
+    image.write_bytes(rawdump(sections))
+
+    def regions(path):
+        assert main(["regions", str(path), "--json"]) in (0, 3)
+        doc = json.loads(capsys.readouterr().out)
+        return {(r["id"], r["paddr"]): (r["vaddr"], r["object"]) for r in doc["regions"]}
+
+    # md-nokelf's table also lists the header blob it lacks (a missing row); the image has
+    # no section for it
+    want = {key: value for key, value in regions(md).items() if key[0] != 1}
+    assert regions(image) == want and len(want) == 52
