@@ -640,7 +640,12 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
 # capture
 
 #: variant -> extra kernel arguments (and whether it crashes itself)
-VARIANTS = {"nokaslr": "nokaslr", "kaslr": "", "panic-nokaslr": "nokaslr", "panic-kaslr": ""}
+VARIANTS = {"nokaslr": "nokaslr", "kaslr": "", "panic-nokaslr": "nokaslr", "panic-kaslr": "",
+            # a larger log: setup_log_buf moves the ring to buffers it allocates (prb points
+            # at printk_rb_dynamic), which meminspect v3 registers as dynamic regions
+            "logbuf": "nokaslr log_buf_len=1M"}
+#: variants any arch can capture on request ('all' takes only the plain ones)
+EXTRA_VARIANTS = ("logbuf",)
 
 
 def variants(spec: Arch, panic: bool) -> list[str]:
@@ -747,7 +752,7 @@ def cmd_capture(args: argparse.Namespace) -> dict:
     info = read_json(cache / "fetch.json")
     files = {k: Path(v) for k, v in info["files"].items()}
     variant = args.variant
-    if variant not in variants(spec, variant.startswith("panic")):
+    if variant not in variants(spec, variant.startswith("panic")) + list(EXTRA_VARIANTS):
         raise HarnessError(f"{spec.name} has no {variant} capture (no KASLR on this arch)")
     memory = getattr(args, "memory", QEMU_MEMORY)
     name = capture_name(variant, memory, spec.name)
