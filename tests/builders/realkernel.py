@@ -30,13 +30,29 @@ def _paths() -> dict:
     return record
 
 
-def load_harness():
-    """``tools/realkernel/harness.py`` as a module, loaded from its file (tools/ is no package)."""
+def load_tool(name: str):
+    """``tools/realkernel/<name>.py`` as a module, loaded once from its file (tools/ is no
+    package; registered in ``sys.modules`` first, as dataclasses need, under its own name so
+    that the harness and checks.py import each other)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("realkernel_harness", HARNESS)
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(HARNESS.parent) not in sys.path:
+        sys.path.insert(0, str(HARNESS.parent))
+    spec = importlib.util.spec_from_file_location(name, HARNESS.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
+
+
+def load_harness():
+    """``tools/realkernel/harness.py`` as a module."""
+    return load_tool("harness")
 
 
 @pytest.fixture(scope="session")

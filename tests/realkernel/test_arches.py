@@ -15,9 +15,7 @@ blobs and from a Raw_Dmp! image.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,12 +28,8 @@ pytestmark = [pytest.mark.realkernel,
 
 
 def _load(name: str):
-    sys.path.insert(0, str(TOOLS))
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
+    from builders.realkernel import load_tool
+    return load_tool(name)
 
 
 def _selected() -> list[str]:

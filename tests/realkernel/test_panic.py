@@ -13,7 +13,6 @@ for the crashed thread's stack trace on the triage minidump against the full dum
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -31,10 +30,8 @@ pytestmark = [pytest.mark.realkernel,
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"realkernel_{name}", TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from builders.realkernel import load_tool
+    return load_tool(name)
 
 
 def _panics() -> dict:

@@ -8,7 +8,6 @@ Run:  python tools/realkernel/harness.py all; python tools/realkernel/harness.py
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -27,13 +26,8 @@ pytestmark = [pytest.mark.realkernel,
 
 
 def _load(name: str):
-    import sys
-    sys.path.insert(0, str(TOOLS))
-    spec = importlib.util.spec_from_file_location(f"realkernel_kallsyms_{name}",
-                                                  TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from builders.realkernel import load_tool
+    return load_tool(name)
 
 
 def _all() -> dict:
