@@ -344,7 +344,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
     info = capture.vmcoreinfo
     ins = Inspector(capture, dbg)
     first = None
-    log_error = ""
+    log_error = "" if info is not None else "no VMCOREINFO"
     records = None
     if info is not None:
         try:
@@ -383,7 +383,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
     summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
     return {"input": capture.input, "container": capture.container,
             "vmlinux": dbg.path if dbg else None, "facts": facts,
-            "crash": crash_section(records, log_error or (None if info else "no VMCOREINFO"),
+            "crash": crash_section(records, log_error,
                                    taint),
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
             "consumers": consumer_answers(rows, summary, capture, dbg),

@@ -341,7 +341,7 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None,
             *[(f"CPUs {which}", f"{m['count']} ({m['cpus']})  [{m['source']}]")
               for which, m in masks.items() if m["count"] is not None and which != "online"],
             ("crash time", str(f["crashtime"]) if f["crashtime"] else dash("crashtime")),
-            ("kernel log", f["log"])):
+            ("kernel log", f["log"] if f["log"] == "readable" else f"- ({f['log']})")):
         fact_rows.append([name, value])
     symbols = f.get("symbols")
     if symbols is not None:
