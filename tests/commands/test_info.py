@@ -192,3 +192,18 @@ def test_info_rejects_a_mismatched_vmlinux(realkernel, tmp_path, capsys):
                  str(tmp_path / "vmci.txt")])
     err = capsys.readouterr().err
     assert code == 1 and f"does not match {rec['vmcore']}: BUILD-ID {'ab' * 20}" in err
+
+
+def test_info_without_vmcoreinfo_never_says_the_log_is_readable(tmp_path, capsys):
+    """A full dump with no VMCOREINFO note (32-bit arm kernels without qemu_fw_cfg): the log
+    cannot be located, and every place that speaks of it says so."""
+    ring = LocklessRing()
+    ring.add(b"x", 0)
+    chunks, _ = ring.memory(BASE)
+    core = write_core(tmp_path / "c.vmcore", chunks, None)
+    code, doc = _info([str(core)], capsys)
+    assert doc["facts"]["log"] == "no VMCOREINFO" and doc["facts"]["why"]["log"] == "no VMCOREINFO"
+    assert doc["crash"]["log"]["notes"] == ["kernel log not readable: no VMCOREINFO"]
+    assert main(["info", str(core)]) == code
+    text = capsys.readouterr().out
+    assert "│ readable" not in text and "kernel log   │ - (no VMCOREINFO)" in text
