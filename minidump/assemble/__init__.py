@@ -148,8 +148,15 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
     if elf_arch is None and info is not None:
         guess = info.guess_arch()
         elf_arch = ARCHES.get(guess) if guess else None
-    translator = Translator(elf_arch.name, info) if info and elf_arch and not source.mapped \
-        else None
+    phys_offset = None
+    if info and elf_arch and elf_arch.name == "arm":
+        try:
+            if info.number("PHYS_OFFSET") is None:
+                phys_offset = _arm_phys_offset(rows, info, scheme, source.mapped, warnings)
+        except MinidumpError as exc:      # a malformed key: no evidence, said once
+            warnings.append(f"arm's PHYS_OFFSET not derived: {exc.problem}")
+    translator = Translator(elf_arch.name, info, phys_offset=phys_offset) \
+        if info and elf_arch and not source.mapped else None
 
     rest = [r for r in rows if id(r) not in used]
     if kelf is not None:
@@ -177,10 +184,42 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
     oversized = oversized_warning(regions)
     if oversized:
         warnings.append(oversized)
-    return Capture(input, source.container, regions=regions, elf_arch=elf_arch,
-                   vmcoreinfo=info, vmcoreinfo_source=info_source if info else "",
-                   notes=notes, warnings=warnings, scheme=scheme,
-                   table_where=source.table_where)
+    capture = Capture(input, source.container, regions=regions, elf_arch=elf_arch,
+                      vmcoreinfo=info, vmcoreinfo_source=info_source if info else "",
+                      notes=notes, warnings=warnings, scheme=scheme,
+                      table_where=source.table_where)
+    capture.phys_offset = phys_offset
+    return capture
+
+
+def _arm_phys_offset(rows: list[Row], info: VmcoreInfo, scheme: str, mapped: bool,
+                     warnings: list[str]) -> int | None:
+    """32-bit arm's PHYS_OFFSET, which its VMCOREINFO does not export, from the capture
+    itself: lowmem (and the kernel image in it) lies at ``PHYS_OFFSET + (VA - PAGE_OFFSET)``,
+    so a region whose virtual address is known gives it -- a meminspect region whose ID
+    names an object VMCOREINFO places (``init_uts_ns``, ``prb``, ...), or a core's PT_LOAD
+    with both addresses.  Every such region must agree, else nothing is assumed."""
+    from minidump.kernel.translate import ARM_LOWMEM_END, Translator
+    from minidump.meminspect.naming import id_object
+    page_offset = Translator("arm", info).layout().page_offset
+    if page_offset is None or not (mapped or scheme == "meminspect"):
+        return None
+    found: dict[int, list[str]] = {}
+    for row in rows:
+        if mapped:
+            name, vaddr = row.name, row.vaddr
+        else:
+            name = id_object(meminspect_id(row), None)
+            vaddr = info.symbol(name) if name else None
+        if vaddr is None or row.paddr is None or not page_offset <= vaddr < ARM_LOWMEM_END:
+            continue
+        found.setdefault(row.paddr - (vaddr - page_offset), []).append(name)
+    if len(found) > 1:
+        said = "; ".join(f"{', '.join(names[:3])}: {value:#x}" for value, names in found.items())
+        warnings.append(f"regions disagree on arm's PHYS_OFFSET ({said}); virtual addresses "
+                        "are left out (give --vmcoreinfo FILE with NUMBER(PHYS_OFFSET))")
+        return None
+    return next(iter(found), None)
 
 
 def _base(path: str) -> str:

@@ -450,9 +450,10 @@ def consumer_answers(rows: list[Requirement], ready: dict, capture: "Capture",
     is_core = capture.container == "ELF core"
     vmcore = capture.input if is_core else "out.vmcore"
     vmlinux = dbg.path if dbg else "vmlinux"
+    machdep = _arm_machdep(capture)
     commands = {
-        "crash --minimal": f"crash --minimal {vmlinux} {vmcore}",
-        "crash": f"crash {vmlinux} {vmcore}",
+        "crash --minimal": f"crash --minimal {machdep}{vmlinux} {vmcore}",
+        "crash": f"crash {machdep}{vmlinux} {vmcore}",
         "drgn": f"drgn -c {vmcore} -s {vmlinux}",
         "makedumpfile --dump-dmesg": f"makedumpfile --dump-dmesg {vmcore} dmesg.txt",
         "vmcore-dmesg": f"vmcore-dmesg {vmcore}",
@@ -472,6 +473,23 @@ def consumer_answers(rows: list[Requirement], ready: dict, capture: "Capture",
                                                        f"{capture.input} -o out.vmcore",
                     "blocker": blocker, "cannot": LIMITS[consumer]})
     return out
+
+
+def _arm_machdep(capture: "Capture") -> str:
+    """crash's option for 32-bit arm when the vmcore's lowest PT_LOAD is not PHYS_OFFSET:
+    crash takes phys_base from that PT_LOAD (checked with crash:armhf 8.0.2 on the Debian
+    armmp-lpae kernel: without it, 'log: read error ... type: "prb"'; a NUMBER(PHYS_OFFSET)
+    in VMCOREINFO does not help)."""
+    from minidump.model import Status
+    if capture.arch != "arm":
+        return ""
+    translator = capture.kernel.translator
+    phys = translator.layout().phys_offset if translator is not None else None
+    written = [r.paddr for r in capture.resolved_regions()
+               if r.paddr is not None and r.status in (None, Status.WRITTEN)]
+    if phys is None or not written or min(written) == phys:
+        return ""
+    return f"--machdep phys_base={phys:#x} "
 
 
 #: where ``info`` says its names came from
