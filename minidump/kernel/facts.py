@@ -241,7 +241,12 @@ class Inspector:
     def readiness(self) -> list[Requirement]:
         rows: list[Requirement] = []
         info, arch = self.info, self.arch.name
-        has_note = info is not None
+        # a core is read by the consumers as it is: VMCOREINFO found in its memory (or given
+        # with --vmcoreinfo) is not in the file; what build writes always carries it as a note
+        capture = self.capture
+        in_file = capture.container != "ELF core" or \
+            (capture.vmcoreinfo_source or "").endswith(" note")
+        has_note = info is not None and in_file
 
         def key(consumer: str, name: str, why: str = "") -> None:
             rows.append(Requirement(consumer, name, "key", has_note and name in info, why))
@@ -273,13 +278,18 @@ class Inspector:
 
         ring = self._ring()
         for consumer in CONSUMERS:
-            rows.append(Requirement(consumer, "VMCOREINFO note", "note", has_note))
-            for name in ("OSRELEASE", "PAGESIZE"):
-                key(consumer, name)
+            # 32-bit arm has no KASLR: crash needs no VMCOREINFO (it reads the vmlinux, and
+            # phys_base from the lowest PT_LOAD); checked with crash:armhf 8.0.2 on a Debian
+            # armmp-lpae dump that has no VMCOREINFO note
+            crash_arm = arch == "arm" and consumer.startswith("crash")
+            if not crash_arm:
+                rows.append(Requirement(consumer, "VMCOREINFO note", "note", has_note))
+                for name in ("OSRELEASE", "PAGESIZE"):
+                    key(consumer, name)
             if consumer.startswith("crash") or consumer == "drgn":
                 for name in ARCH_KEYS.get(arch, ()):
                     key(consumer, name, "address translation")
-            if consumer in ("crash --minimal", "crash"):
+            if consumer in ("crash --minimal", "crash") and not crash_arm:
                 key(consumer, "SYMBOL(_stext)", "KASLR relocation")
             if consumer in ("crash --minimal", "crash") and arch == "x86_64":
                 # x86_64_init(POST_RELOC) reads the randomized bases (FAULT_ON_ERROR) in
@@ -317,7 +327,9 @@ class Inspector:
                 for name in ("init_task", "__per_cpu_offset"):
                     size = (self.dbg.symbol_size(name) if self.dbg else None) or 8
                     memory(consumer, name, self.object_address(name), min(size, 4096))
-            if consumer in ("crash", "makedumpfile --dump-dmesg"):
+            flatmem = info is not None and "SYMBOL(mem_section)" not in info and \
+                "SYMBOL(mem_map)" in info      # FLATMEM (armmp-lpae): no sparsemem tables
+            if consumer in ("crash", "makedumpfile --dump-dmesg") and not flatmem:
                 section = info.symbol("mem_section") if info else None
                 memory(consumer, "mem_section root", section, self.word,
                        "memory map (makedumpfile initial())" if section is None else "")
