@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from minidump.errors import FormatError, LayoutError
+from minidump.errors import FaultError, FormatError, LayoutError, MinidumpError
 from minidump.files import Closable
 from minidump.model import Arch, Note, Region, Status
 
@@ -275,9 +275,37 @@ class Capture(Closable):
         if partial not in self._logs:
             info = self.require_vmcoreinfo()
             arch = self.elf_arch or Arch(0)
-            self._logs[partial] = read_log(self.kernel, info, bits=arch.bits,
-                                           little=arch.little_endian, partial=partial)
+            try:
+                log = read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
+                               partial=partial)
+            except FaultError:
+                # a log in buffers setup_log_buf allocated lies in the direct map, which
+                # KASLR randomizes on x86_64: find its base, then read again
+                if not self.find_direct_map():
+                    raise
+                log = read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
+                               partial=partial)
+            self._logs[partial] = log
         return self._logs[partial]
+
+    def find_direct_map(self) -> bool:
+        """x86_64 with KASLR and no vmlinux: the randomized direct-map base, read from
+        ``page_offset_base`` located through the capture's own kallsyms tables.  True when
+        found (and now used)."""
+        info = self.vmcoreinfo
+        if self.arch != "x86_64" or self.page_offset is not None or info is None \
+                or not info.kerneloffset:
+            return False
+        try:
+            table = self.kallsyms()
+            address = table.address("page_offset_base") if table is not None else None
+            if address is None:
+                return False
+            base = self.kernel.word(address, "page_offset_base")
+        except MinidumpError:
+            return False
+        self.use_direct_map(base)
+        return True
 
     def kallsyms(self) -> "Kallsyms | None":
         """The kernel's own symbol table decoded from the capture (no vmlinux), or None when

@@ -643,9 +643,11 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
 VARIANTS = {"nokaslr": "nokaslr", "kaslr": "", "panic-nokaslr": "nokaslr", "panic-kaslr": "",
             # a larger log: setup_log_buf moves the ring to buffers it allocates (prb points
             # at printk_rb_dynamic), which meminspect v3 registers as dynamic regions
-            "logbuf": "nokaslr log_buf_len=1M"}
+            "logbuf": "nokaslr log_buf_len=1M",
+            # the same under KASLR: on x86_64 the buffers lie in the randomized direct map
+            "logbuf-kaslr": "log_buf_len=1M"}
 #: variants any arch can capture on request ('all' takes only the plain ones)
-EXTRA_VARIANTS = ("logbuf",)
+EXTRA_VARIANTS = ("logbuf", "logbuf-kaslr")
 
 
 def variants(spec: Arch, panic: bool) -> list[str]:
