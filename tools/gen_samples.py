@@ -33,7 +33,6 @@ Tests import this file (``sys.path.insert(0, "tools")``) and call
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gzip
 import hashlib
 import json
