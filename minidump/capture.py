@@ -200,7 +200,7 @@ class Capture(Closable):
                               f"{exc.problem}", path=self.input) from exc
                 self.warn(f"no VMCOREINFO, and reading it from memory failed: {exc.problem}")
                 return
-        self.check_build_id(vmlinux)
+        self._check_build_id(vmlinux)
         if self.elf_arch is None:
             self.set_arch(vmlinux.arch)
         if self.arch == "arm" and "__pv_phys_pfn_offset" in vmlinux.symbols:
@@ -222,7 +222,7 @@ class Capture(Closable):
                 self.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
                           "not translated")
 
-    def check_build_id(self, vmlinux: "Vmlinux") -> None:
+    def _check_build_id(self, vmlinux: "Vmlinux") -> None:
         """A vmlinux of another build names nothing right: refuse it (one line, both IDs)."""
         from minidump.errors import MinidumpError
         mine = self.vmcoreinfo.build_id if self.vmcoreinfo is not None else None
@@ -281,14 +281,14 @@ class Capture(Closable):
             except FaultError:
                 # a log in buffers setup_log_buf allocated lies in the direct map, which
                 # KASLR randomizes on x86_64: find its base, then read again
-                if not self.find_direct_map():
+                if not self._find_direct_map():
                     raise
                 log = read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
                                partial=partial)
             self._logs[partial] = log
         return self._logs[partial]
 
-    def find_direct_map(self) -> bool:
+    def _find_direct_map(self) -> bool:
         """x86_64 with KASLR and no vmlinux: the randomized direct-map base, read from
         ``page_offset_base`` located through the capture's own kallsyms tables.  True when
         found (and now used)."""
