@@ -296,11 +296,11 @@ class Capture(Closable):
         if self.arch != "x86_64" or self.page_offset is not None or info is None \
                 or not info.kerneloffset:
             return False
+        from minidump.kernel.kallsyms import address_in
+        address = address_in(self, "page_offset_base")
+        if address is None:
+            return False
         try:
-            table = self.kallsyms()
-            address = table.address("page_offset_base") if table is not None else None
-            if address is None:
-                return False
             base = self.kernel.word(address, "page_offset_base")
         except MinidumpError:
             return False

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from minidump.errors import FaultError, MinidumpError
-from minidump.kernel.kallsyms import KALLSYMS_SOURCE
+from minidump.kernel.kallsyms import KALLSYMS_SOURCE, address_in
 from minidump.kernel.printk import ring_regions
 from minidump.kernel.translate import MASK64, Translator
 from minidump.model import Arch
@@ -90,14 +90,6 @@ class Inspector:
             region = self.region_of(name)
             address = region.vaddr if region is not None else None
         return address
-
-    def _kallsyms_address(self, name: str) -> int | None:
-        """``name``'s runtime address from the kallsyms tables in the capture, if they read."""
-        try:
-            table = self.capture.kallsyms()
-        except MinidumpError:
-            return None
-        return table.address(name) if table is not None else None
 
     def region_of(self, name: str):
         """The captured region that holds kernel object ``name`` by its meminspect static ID
@@ -299,7 +291,7 @@ class Inspector:
                         continue
                     address = self.object_address(name)
                     if address is None and self.dbg is None:
-                        address = self._kallsyms_address(name)
+                        address = address_in(self.capture, name)
                     why = "crash x86_64 start-up (RANDOMIZE_MEMORY)"
                     memory(consumer, name, address, self.word,
                            why if address is not None else

@@ -43,7 +43,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from minidump.errors import FaultError, FormatError
+from minidump.errors import FaultError, FormatError, MinidumpError
 from minidump.kernel.translate import MASK64
 
 if TYPE_CHECKING:
@@ -335,3 +335,18 @@ def _addresses(kernel, info, count: int, names: list[str], order: str, word: int
             return addresses, encoding
     raise fail("no encoding puts the addresses in order (tried "
                + ", ".join(e for e, _ in candidates) + ")", "kallsyms_offsets", vaddr=table)
+
+
+def readable_table(capture) -> "Kallsyms | None":
+    """The capture's own kallsyms table (:meth:`Capture.kallsyms`), or None when VMCOREINFO
+    does not locate one or it does not read."""
+    try:
+        return capture.kallsyms()
+    except MinidumpError:
+        return None
+
+
+def address_in(capture, name: str) -> int | None:
+    """``name``'s runtime address from the capture's own kallsyms tables, if they read."""
+    table = readable_table(capture)
+    return table.address(name) if table is not None else None

@@ -118,7 +118,8 @@ def name_objects(capture: "Capture", regions: list[Region]) -> tuple[list[str], 
 def _name_all(capture, regions, vmlinux) -> tuple[list[str], dict]:
     from minidump.meminspect.vmlinux_names import VmlinuxNames, uncaptured
     info = capture.vmcoreinfo
-    table = _kallsyms(capture)
+    from minidump.kernel.kallsyms import readable_table
+    table = readable_table(capture)
     meminspect = capture.scheme == "meminspect"
     version = capture_version(regions, info, capture.scheme) if meminspect else None
     symbols = _vmcoreinfo_symbols(info, _translator(capture))
@@ -192,13 +193,6 @@ def _name_one(capture, region, index, table, symbols, version, dynamic, meminspe
     if index in dynamic:
         return dynamic[index], BY_CONTENT if index in dynamic.by_content else POINTED_AT
     return None, ""
-
-
-def _kallsyms(capture):
-    try:
-        return capture.kallsyms()
-    except MinidumpError:
-        return None
 
 
 def _translator(capture):
