@@ -372,6 +372,12 @@ class _Parser:
             event.trace_state = "open"
             self._trace_line(event, text)
             return
+        if event.trace_state == "none" and _ARM_FROM.match(text) and "+0x" in text:
+            # 32-bit arm's dump_stack() (6.x) starts "unwind_backtrace from show_stack+..."
+            # with no "Backtrace:" header
+            event.trace_state = "open"
+            self._trace_line(event, text)
+            return
         if _END_TRACE.match(text):
             self._close_trace()
 

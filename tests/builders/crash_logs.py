@@ -309,6 +309,20 @@ X86_SYSRQ = """\
 [    1.563891] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---
 """
 
+#: 32-bit arm (6.x unwinder: "callee from caller+off/size", no "Backtrace:" header), sysrq-c:
+#: as the Debian armmp-lpae kernel printed it under QEMU (tools/realkernel, --panic-nokaslr)
+ARM32_SYSRQ = """\
+[    2.100584] sysrq: Trigger a crash
+[    2.100975] Kernel panic - not syncing: sysrq triggered crash
+[    2.101461] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0-50-armmp-lpae #1  Debian 6.1.176-1
+[    2.101832] Hardware name: Generic DT based system
+[    2.102566]  unwind_backtrace from show_stack+0x18/0x1c
+[    2.103523]  show_stack from dump_stack_lvl+0x40/0x4c
+[    2.103599]  dump_stack_lvl from panic+0x110/0x370
+[    2.103728]  panic from sysrq_reset_seq_param_set+0x0/0x90
+"""
+
+
 _LINE = re.compile(r"^\[\s*(\d+)\.(\d{6})\] (.*)$")
 
 

@@ -81,6 +81,8 @@ def test_x86_null_dereference_oops_then_fatal_exception():
      "Fatal exception"),
     ("X86_SYSRQ", "sysrq-crash", "sysrq_handle_crash", "dump_stack_lvl+0x44/0x5c",
      "sysrq triggered crash"),
+    ("ARM32_SYSRQ", "sysrq-crash", "sysrq_reset_seq_param_set", "unwind_backtrace",
+     "sysrq triggered crash"),
 ])
 def test_each_event_kind(name, kind, function, first, panic):
     doc = _triage(getattr(logs, name))
