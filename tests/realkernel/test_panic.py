@@ -4,6 +4,8 @@ Run:  python tools/realkernel/harness.py capture --panic-kaslr      # x86_64, sy
       python tools/realkernel/harness.py capture --panic-nokaslr
       python tools/realkernel/harness.py --arch arm64 capture --panic-kaslr   # arm64, the same
       python tools/realkernel/harness.py --arch arm64 capture --panic-nokaslr
+      python tools/realkernel/harness.py --arch arm capture --panic-nokaslr       # no KASLR
+      python tools/realkernel/harness.py --arch riscv64 capture --panic-nokaslr   # no KASLR
       MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel tests/realkernel/test_panic.py -q
 
 The judges: the guest's own serial console (what the kernel printed while it
@@ -157,3 +159,60 @@ def test_symbols_profile_keeps_the_kallsyms_tables_whole(rec, tmp_path, capsys):
         for name in ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index"):
             link = image.symbols.get(name).value
             assert cap.read_virt(link + shift, 512) == image.read_link(link, 512), name
+
+
+_CONSOLE_FRAME = re.compile(r"^\[<[0-9a-f]+>\] (?P<func>[^\s+]+)\+0x")        # riscv
+_CONSOLE_FROM = re.compile(r"^(?P<callee>\S+) from (?P<caller>[^\s+]+)\+0x")   # 32-bit arm
+
+
+def console_functions(path: str) -> list[str]:
+    """The function names of the panicking CPU's trace on the console, riscv's
+    "[<addr>] func+off/size" or 32-bit arm's "callee from caller+off/size" lines."""
+    lines = [_TS.sub("", line).strip() for line in Path(path).read_text(errors="replace")
+             .splitlines() if _TS.match(line)]
+    start = next(i for i, line in enumerate(lines) if line.startswith("Kernel panic"))
+    names: list[str] = []
+    for line in lines[start + 1:]:
+        riscv, arm = _CONSOLE_FRAME.match(line), _CONSOLE_FROM.match(line)
+        if riscv:
+            names.append(riscv["func"])
+        elif arm:
+            names += ([arm["callee"]] if not names else []) + [arm["caller"]]
+        elif names:
+            break
+    return names
+
+
+def _other_arch_panics() -> dict:
+    if not ENABLED:
+        return {}
+    harness = _load("harness")
+    found = {}
+    for arch in ("arm", "riscv64"):
+        found.update(harness.available_captures(arch).get("panics", {}))
+    return found
+
+
+OTHER_PANICS = _other_arch_panics()
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_PANICS) or ["none"])
+def test_arm_and_riscv64_panics_named_as_the_console_printed_them(name, tmp_path, capsys):
+    """32-bit arm and riscv64 print their traces in their own formats; info (and the
+    minidump extract keeps) names the same event, message and functions."""
+    if name not in OTHER_PANICS:
+        pytest.skip("no arm/riscv64 panic capture: harness.py --arch arm capture --panic-nokaslr")
+    rec = OTHER_PANICS[name]
+    want = console_functions(rec["console_log"])
+    assert len(want) >= 4
+    mini = str(tmp_path / "mini.vmcore")
+    assert main(["extract", "--vmlinux", rec["vmlinux"], rec["vmcore"], "--regions",
+                 "v3-default", "--profile", "crash", "-o", mini]) == 0
+    capsys.readouterr()
+    for path in (mini, rec["vmcore"]):
+        extra = [] if rec.get("vmcoreinfo_present") else ["--vmlinux", rec["vmlinux"]]
+        assert main(["info", path, *extra, "--json"]) in (0, 3)
+        crash = json.loads(capsys.readouterr().out)["crash"]
+        assert crash["event"] == "sysrq-crash"
+        assert crash["panic"]["message"] == "sysrq triggered crash"
+        assert [f["function"] for f in crash["frames"]] == want, path
