@@ -49,6 +49,20 @@ GENERIC_OFFSETS = (
     ("list_head", "prev"), ("vmap_area", "va_start"), ("vmap_area", "list"),
 )
 GENERIC_SIZES = ("page", "pglist_data", "zone", "free_area", "list_head", "nodemask_t")
+#: the enum that declares each enumerator VMCOREINFO prints (include/linux/page-flags.h
+#: ``pageflags``, mmzone.h ``zone_stat_item``, mm.h ``compound_dtor_id``, nodemask.h
+#: ``node_states``): read from its enum, an enumerator the kernel lacks (PG_hwpoison without
+#: CONFIG_MEMORY_FAILURE) costs no search of every DWARF unit (minutes on a kernel without BTF)
+ENUM_OF = {"NR_FREE_PAGES": "zone_stat_item", "HUGETLB_PAGE_DTOR": "compound_dtor_id",
+           "N_ONLINE": "node_states"}
+
+
+def _enumerator(dbg, name: str) -> int | None:
+    owner = "pageflags" if name.startswith("PG_") else ENUM_OF.get(name)
+    values = dbg.enum(owner) if owner else {}
+    return values.get(name) if values else dbg.enumerator(name)
+
+
 GENERIC_NUMBERS = ("NR_FREE_PAGES", "PG_lru", "PG_private", "PG_swapcache", "PG_swapbacked",
                    "PG_slab", "PG_hwpoison", "HUGETLB_PAGE_DTOR")
 KALLSYMS = ("kallsyms_names", "kallsyms_num_syms", "kallsyms_token_table",
@@ -122,7 +136,7 @@ def generate(dbg: DebugInfo, runtime: RuntimeValues | None = None,
     symbol("init_uts_ns")
     offset("uts_namespace", "name")
     nodemask = dbg.struct_size("nodemask_t")
-    n_online = dbg.enumerator("N_ONLINE")
+    n_online = _enumerator(dbg, "N_ONLINE")
     if nodemask is not None and n_online is not None:
         # node_online_map is node_states[N_ONLINE] (include/linux/nodemask.h)
         symbol("node_online_map", "node_states", n_online * nodemask)
@@ -146,8 +160,8 @@ def generate(dbg: DebugInfo, runtime: RuntimeValues | None = None,
     _printk(dbg, symbol, size, offset, add)
     _length(dbg, add, "free_area", "free_list")
     for name in GENERIC_NUMBERS:
-        number(name, dbg.enumerator(name))
-    head = dbg.enumerator("PG_head")
+        number(name, _enumerator(dbg, name))
+    head = _enumerator(dbg, "PG_head")
     number("PG_head_mask", None if head is None else 1 << head)
     for name in KALLSYMS:
         symbol(name)
