@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from minidump.model import Region
 
 MASK64 = (1 << 64) - 1
+#: CONFIG_NR_CPUS is at most 8192 (arch Kconfigs); a larger __per_cpu_offset is not read whole
+NR_CPUS_MAX = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ class VmlinuxNames:
         if not (start and end and table) or end.value <= start.value:
             return None
         word = vmlinux.bits // 8
-        count = table.size // word
+        count = min(table.size // word, NR_CPUS_MAX)
         try:
             raw = capture.read_virt(self.runtime(table.value), count * word)
         except MinidumpError:
