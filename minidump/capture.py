@@ -275,16 +275,17 @@ class Capture(Closable):
         if partial not in self._logs:
             info = self.require_vmcoreinfo()
             arch = self.elf_arch or Arch(0)
+            def read():
+                return read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
+                                partial=partial)
             try:
-                log = read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
-                               partial=partial)
+                log = read()
             except FaultError:
                 # a log in buffers setup_log_buf allocated lies in the direct map, which
                 # KASLR randomizes on x86_64: find its base, then read again
                 if not self._find_direct_map():
                     raise
-                log = read_log(self.kernel, info, bits=arch.bits, little=arch.little_endian,
-                               partial=partial)
+                log = read()
             self._logs[partial] = log
         return self._logs[partial]
 

@@ -242,3 +242,10 @@ class KernelMemory:
         """An unsigned integer of the target's word size (or ``size`` bytes) at ``vaddr``."""
         size = size or self.arch.bits // 8
         return int.from_bytes(self.read_virt(vaddr, size, what), self.arch.byteorder)
+
+    def words(self, vaddr: int, count: int, what: str = "") -> list[int]:
+        """``count`` target words (``unsigned long[count]``) at ``vaddr``."""
+        size = self.arch.bits // 8
+        data = self.read_virt(vaddr, size * count, what)
+        return [int.from_bytes(data[i:i + size], self.arch.byteorder)
+                for i in range(0, len(data), size)]

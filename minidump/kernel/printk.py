@@ -206,6 +206,23 @@ def ring_regions(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64,
     return _Reader(mem, _Keys(info), bits, little).ring()[1]
 
 
+#: printk's larger buffers (setup_log_buf: log_buf_len= or the per-CPU rule), named by the
+#: pointer of ``printk_rb_dynamic`` that leads to each, in :func:`ring_regions` order
+DYNAMIC_BUFFERS = ("printk_rb_dynamic.desc_ring.descs", "printk_rb_dynamic.desc_ring.infos",
+                   "printk_rb_dynamic.text_data_ring.data")
+
+
+def dynamic_buffers(mem: VirtualMemory, info: VmcoreInfo, *, bits: int = 64,
+                    little: bool = True) -> list[tuple[str, RingRegion]]:
+    """The buffers the log moved to, by name, when ``prb`` points away from
+    ``printk_rb_static``; empty when it does not.  Raises as :func:`ring_regions` does."""
+    static = info.symbol("printk_rb_static")
+    if static is None:
+        return []
+    regions = ring_regions(mem, info, bits=bits, little=little)
+    return [] if regions[1].vaddr == static else list(zip(DYNAMIC_BUFFERS, regions[2:]))
+
+
 class _Reader:
     """The three walks over one memory and one set of VMCOREINFO keys."""
 

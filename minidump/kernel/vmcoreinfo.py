@@ -221,13 +221,11 @@ class VmcoreInfo(Mapping):
             return "riscv64"
         # 32-bit arm exports no arch block but CONFIG_ARM_LPAE (when set); of the arches
         # minidump knows, only arm has kernel addresses below 4 GiB
-        symbols = []
-        for key, value in self.entries.items():
-            if key.startswith("SYMBOL(") and key.endswith(")"):
-                try:
-                    symbols.append(int(value, 16))
-                except ValueError:
-                    return None      # a guess from a malformed table is no guess
+        try:
+            symbols = [self._int(key, 16) for key in self.entries
+                       if key.startswith("SYMBOL(") and key.endswith(")")]
+        except FormatError:
+            return None              # a guess from a malformed table is no guess
         symbols = [value for value in symbols if value]
         if "CONFIG_ARM_LPAE" in self.entries or symbols and max(symbols) < 1 << 32:
             return "arm"

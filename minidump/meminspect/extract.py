@@ -116,36 +116,29 @@ def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:
             out.regions.append(region)
 
 
-#: printk's dynamic buffers by the pointer that leads to each (meminspect/naming.py names
-#: them so in a capture)
-PRINTK_DYNAMIC_NAMES = ("printk_rb_dynamic.desc_ring.descs", "printk_rb_dynamic.desc_ring.infos",
-                        "printk_rb_dynamic.text_data_ring.data")
-
-
 def _printk_dynamic(kernel: "KernelMemory", out: Selection) -> None:
     """What meminspect v3 registers at run time for a larger log (setup_log_buf: log_buf_len=
     or the per-CPU rule): the descriptor, info and text arrays ``prb`` now points at."""
     from minidump.errors import MinidumpError
-    from minidump.kernel.printk import ring_regions
+    from minidump.kernel.printk import DYNAMIC_BUFFERS, dynamic_buffers
     info = kernel.translator.vmcoreinfo if kernel.translator is not None else None
-    if info is None or kernel.arch is None or info.symbol("prb") is None or info.symbol("printk_rb_static") is None:
+    if info is None or kernel.arch is None or info.symbol("prb") is None:
         return
     try:
-        if kernel.word(info.symbol("prb"), "prb") == info.symbol("printk_rb_static"):
-            return
-        ring = ring_regions(kernel, info, bits=kernel.arch.bits,
-                            little=kernel.arch.little_endian)[2:]
+        buffers = dynamic_buffers(kernel, info, bits=kernel.arch.bits,
+                                  little=kernel.arch.little_endian)
     except MinidumpError as exc:
         out.warnings.append(f"prb points at printk_rb_dynamic, whose buffers are not readable "
                             f"({exc.problem}); the log is not extracted")
         return
-    for region, name in zip(ring, PRINTK_DYNAMIC_NAMES):
+    for name, region in buffers:
         out.regions.append(Region(None, name, object=name, paddr=kernel.pa(region.vaddr),
                                   vaddr=region.vaddr, size=region.size,
                                   source="v3-default: dynamic"))
-    out.warnings.append("the kernel log is in larger buffers setup_log_buf allocated "
-                        "(log_buf_len=): " + ", ".join(PRINTK_DYNAMIC_NAMES) + " added, as "
-                        "meminspect v3 registers them")
+    if buffers:
+        out.warnings.append("the kernel log is in larger buffers setup_log_buf allocated "
+                            "(log_buf_len=): " + ", ".join(DYNAMIC_BUFFERS) + " added, as "
+                            "meminspect v3 registers them")
 
 
 def _from_meminspect(vmlinux, kernel, version: str | None, debuginfo, out: Selection) -> bool:

@@ -26,7 +26,6 @@ Anything else is ``unknown``: nothing is guessed from a name or a size alone.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -258,17 +257,12 @@ def _starts_with(capture, region: Region, magic: bytes) -> bool:
 
 def _read_words(capture, vaddr: int | None, count: int) -> list[int] | None:
     """``count`` target words (``unsigned long``: 4 or 8 bytes) at ``vaddr``, or None."""
-    if vaddr is None:
+    if vaddr is None or capture.elf_arch is None:
         return None
-    arch = capture.elf_arch
-    size = arch.bits // 8 if arch is not None else 8
     try:
-        data = capture.read_virt(vaddr, size * count)
+        return capture.kernel.words(vaddr, count)
     except MinidumpError:
         return None
-    little = arch is None or arch.little_endian
-    return list(struct.unpack(("<" if little else ">") + ("Q" if size == 8 else "I") * count,
-                              data))
 
 
 POINTED_AT, BY_CONTENT = "what points at it", "its own fields"
@@ -316,7 +310,7 @@ def _dynamic_objects(capture, regions: list[Region], info, names=None) -> _Found
             claim(pointer, f"node_data[{nid}]", least)
     _nodes_by_content(capture, info, dyn, found)
     # printk's dynamic buffers (setup_log_buf): printk_rb_dynamic's pointers lead to them
-    for name, pointer in _printk_dynamic(capture, info, where):
+    for name, pointer in _printk_dynamic(capture, info):
         claim(pointer, name)
     found.update(_runqueues(capture, regions, dyn, found))
     return found
@@ -355,38 +349,21 @@ def _nodes_by_content(capture, info, dyn, found) -> None:
 
 def _symbol_words(names, symbol: str) -> int | None:
     found = names.symbols.get(symbol) if names is not None else None
-    word = names.mask.bit_length() // 8 if names is not None else 8
-    return found.size // word if found is not None and found.size else None
+    return found.size // names.word if found is not None and found.size else None
 
 
-#: (object, VMCOREINFO OFFSET() path from struct printk_ringbuffer to the pointer)
-PRINTK_DYNAMIC = (
-    ("printk_rb_dynamic.desc_ring.descs", ("printk_ringbuffer.desc_ring", "prb_desc_ring.descs")),
-    ("printk_rb_dynamic.desc_ring.infos", ("printk_ringbuffer.desc_ring", "prb_desc_ring.infos")),
-    ("printk_rb_dynamic.text_data_ring.data", ("printk_ringbuffer.text_data_ring",
-                                               "prb_data_ring.data")),
-)
-
-
-def _printk_dynamic(capture, info, where) -> list[tuple[str, int]]:
-    """The buffers ``printk_rb_dynamic`` points at, named by the pointer (kernel/printk)."""
-    base = where("printk_rb_dynamic")
-    if base is None and info is not None and info.symbol("prb") is not None:
-        # prb points at printk_rb_dynamic once setup_log_buf switched to larger buffers
-        pointer = _read_words(capture, info.symbol("prb"), 1)
-        if pointer and pointer[0] != info.symbol("printk_rb_static"):
-            base = pointer[0]
-    if base is None or info is None:
+def _printk_dynamic(capture, info) -> list[tuple[str, int]]:
+    """The buffers setup_log_buf moved the log to, named by the pointer that leads to each."""
+    from minidump.kernel.printk import dynamic_buffers
+    if info is None or info.symbol("prb") is None:
         return []
-    out = []
-    for name, path in PRINTK_DYNAMIC:
-        offsets = [info.offset(p) for p in path]
-        if None in offsets:
-            continue
-        pointer = _read_words(capture, base + sum(offsets), 1)
-        if pointer and pointer[0]:
-            out.append((name, pointer[0]))
-    return out
+    arch = capture.elf_arch
+    try:
+        buffers = dynamic_buffers(capture.kernel, info, bits=arch.bits if arch else 64,
+                                  little=arch.little_endian if arch else True)
+    except MinidumpError:
+        return []
+    return [(name, region.vaddr) for name, region in buffers]
 
 
 def _runqueues(capture, regions, dyn, found) -> dict[int, str]:

@@ -59,6 +59,7 @@ class VmlinuxNames:
         info = capture.vmcoreinfo
         self.kerneloffset = (info.kerneloffset or 0) if info is not None else 0
         self.mask = (1 << vmlinux.bits) - 1
+        self.word = vmlinux.bits // 8
         self.translator = capture.kernel.translator
         start, end = self.symbols.get("_text"), self.symbols.get("_end")
         self.image = (start.value, end.value) if start and end else None
@@ -69,14 +70,11 @@ class VmlinuxNames:
         table = self.symbols.get("__per_cpu_offset")
         if not (start and end and table) or end.value <= start.value:
             return None
-        word = vmlinux.bits // 8
-        count = min(table.size // word, NR_CPUS_MAX)
+        count = min(table.size // self.word, NR_CPUS_MAX)
         try:
-            raw = capture.read_virt(self.runtime(table.value), count * word)
+            offsets = capture.kernel.words(self.runtime(table.value), count, "__per_cpu_offset")
         except MinidumpError:
             return None
-        offsets = [int.from_bytes(raw[i:i + word], vmlinux.byteorder)
-                   for i in range(0, len(raw), word)]
         shared = Counter(offsets)
         cpus = [(cpu, off) for cpu, off in enumerate(offsets) if shared[off] == 1]
         # x86_64 links the per-CPU section at 0 and KASLR does not move it
