@@ -55,6 +55,20 @@ def load_harness():
     return load_tool("harness")
 
 
+def captures(arches: tuple[str, ...], kinds: tuple[str, ...] = ("captures",)) -> dict[str, dict]:
+    """The harness's capture records for ``arches``, by name (``kinds``: ``captures`` for the
+    plain boots, ``panics``); empty unless the real-kernel tests are enabled."""
+    if os.environ.get("MINIDUMP_REALKERNEL") != "1":
+        return {}
+    harness = load_harness()
+    found: dict[str, dict] = {}
+    for arch in arches:
+        available = harness.available_captures(arch)
+        for kind in kinds:
+            found.update(available.get(kind, {}))
+    return found
+
+
 @pytest.fixture(scope="session")
 def realkernel() -> dict:
     return _paths()

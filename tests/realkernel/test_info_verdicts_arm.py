@@ -22,12 +22,11 @@ pytestmark = [pytest.mark.realkernel,
 
 @pytest.fixture(scope="module")
 def arm():
-    from builders.realkernel import load_tool
-    harness = load_tool("harness")
-    captures = harness.available_captures("arm")["captures"]
-    if not captures:
+    from builders.realkernel import captures, load_harness
+    found = captures(("arm",))
+    if not found:
         pytest.skip("no arm capture: python tools/realkernel/harness.py --arch arm all")
-    return harness, next(iter(captures.values()))
+    return load_harness(), next(iter(found.values()))
 
 
 def test_full_dump_verdicts_match_the_tools(arm, capsys):

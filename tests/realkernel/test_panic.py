@@ -22,31 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from builders.realkernel import captures
 from minidump.cli import main
 from minidump.kernel.crash import frame_text
 
-TOOLS = Path(__file__).parents[2] / "tools" / "realkernel"
 ENABLED = os.environ.get("MINIDUMP_REALKERNEL") == "1"
 pytestmark = [pytest.mark.realkernel,
               pytest.mark.skipif(not ENABLED, reason="opt-in: MINIDUMP_REALKERNEL=1")]
 
 
-def _load(name: str):
-    from builders.realkernel import load_tool
-    return load_tool(name)
-
-
-def _panics() -> dict:
-    if not ENABLED:
-        return {}
-    found = {}
-    harness = _load("harness")
-    for arch in ("x86_64", "arm64"):
-        found.update(harness.available_captures(arch).get("panics", {}))
-    return found
-
-
-PANICS = _panics()
+PANICS = captures(("x86_64", "arm64"), ("panics",))
 NAMES = ["cloud-amd64-panic-kaslr", "cloud-amd64-panic-nokaslr", "cloud-arm64-panic-kaslr",
          "cloud-arm64-panic-nokaslr"]
 _TS = re.compile(r"^\[\s*\d+\.\d+\] ")
@@ -183,17 +168,7 @@ def console_functions(path: str) -> list[str]:
     return names
 
 
-def _other_arch_panics() -> dict:
-    if not ENABLED:
-        return {}
-    harness = _load("harness")
-    found = {}
-    for arch in ("arm", "riscv64"):
-        found.update(harness.available_captures(arch).get("panics", {}))
-    return found
-
-
-OTHER_PANICS = _other_arch_panics()
+OTHER_PANICS = captures(("arm", "riscv64"), ("panics",))
 
 
 @pytest.mark.parametrize("name", sorted(OTHER_PANICS) or ["none"])

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import minidump
+from builders.realkernel import captures
 from minidump.cli import main
 from minidump.kernel.crash import frame_text
 
@@ -30,19 +31,7 @@ def _load(name: str):
     return load_tool(name)
 
 
-def _all() -> dict:
-    if not ENABLED:
-        return {}
-    found = {}
-    harness = _load("harness")
-    for arch in ("x86_64", "arm64"):
-        available = harness.available_captures(arch)
-        found.update(available.get("captures", {}))
-        found.update(available.get("panics", {}))
-    return found
-
-
-ALL = _all()
+ALL = captures(("x86_64", "arm64"), ("captures", "panics"))
 
 
 def _rec(name: str) -> dict:

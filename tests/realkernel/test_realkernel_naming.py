@@ -21,36 +21,20 @@ from pathlib import Path
 import pytest
 
 from builders.meminspect_sim import simulate
+from builders.realkernel import captures
 from minidump.cli import main
 
 ENABLED = os.environ.get("MINIDUMP_REALKERNEL") == "1"
-CACHE = Path(os.environ.get("MINIDUMP_REALKERNEL_CACHE")
-             or Path.home() / ".cache" / "minidump-realkernel")
 pytestmark = [pytest.mark.realkernel,
               pytest.mark.skipif(not ENABLED, reason="opt-in: MINIDUMP_REALKERNEL=1")]
-
-
-def _records() -> dict[str, dict]:
-    """The harness's capture records (default memory size) of ``ARCHES`` in its cache."""
-    out = {}
-    for path in sorted(CACHE.glob("**/*.json")) if ENABLED else ():
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(rec, dict) or not {"vmcore", "vmlinux"} <= rec.keys():
-            continue
-        if rec.get("memory", "512M") != "512M" or not Path(rec["vmcore"]).exists():
-            continue
-        if rec.get("arch", "x86_64" if "amd64" in path.name else "arm64") in ARCHES:
-            out[path.stem] = rec
-    return out
 
 
 #: the arches a meminspect capture is simulated for (riscv64: drgn-less, Qualcomm-less; its
 #: end-to-end checks are in test_arches.py)
 ARCHES = ("x86_64", "arm64", "arm")
-RECORDS = _records()
+#: every boot and panic of those arches at the default memory size
+RECORDS = {name: rec for name, rec in captures(ARCHES, ("captures", "panics")).items()
+           if rec.get("memory", "512M") == "512M"}
 
 
 @pytest.fixture(scope="module", params=sorted(RECORDS) or ["none"])
