@@ -326,22 +326,19 @@ def _nodes_by_content(capture, info, dyn, found) -> None:
     fields = {f: info.offset(f"pglist_data.{f}") for f in
               ("node_id", "nr_zones", "node_spanned_pages")}
     nodes = info.length("node_data") or 1
-    if not size or None in fields.values():
+    if not size or None in fields.values() or capture.elf_arch is None:
         return
+    kernel = capture.kernel
     for i, region in dyn.items():
         if i in found or not size <= region.size <= -(-size // page) * page:
             continue
-        try:
-            raw = capture.read_virt(region.vaddr, size)
+        try:     # int node_id, int nr_zones, unsigned long node_spanned_pages
+            nid = kernel.word(region.vaddr + fields["node_id"], "node_id", 4)
+            zones = kernel.word(region.vaddr + fields["nr_zones"], "nr_zones", 4)
+            spanned = kernel.word(region.vaddr + fields["node_spanned_pages"],
+                                  "node_spanned_pages")
         except MinidumpError:
             continue
-        little = capture.elf_arch is None or capture.elf_arch.little_endian
-        order = "little" if little else "big"
-        nid = int.from_bytes(raw[fields["node_id"]:fields["node_id"] + 4], order)
-        zones = int.from_bytes(raw[fields["nr_zones"]:fields["nr_zones"] + 4], order)
-        word = capture.elf_arch.bits // 8 if capture.elf_arch is not None else 8
-        spanned = int.from_bytes(raw[fields["node_spanned_pages"]:
-                                     fields["node_spanned_pages"] + word], order)
         if nid < nodes and 0 < zones <= 8 and spanned:
             found[i] = f"node_data[{nid}]"
             found.by_content.add(i)
