@@ -145,7 +145,7 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     return capture
 
 
-def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike,
+def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike | None = None,
             regions: str | None = None, profile: str | None = None,
             memory: Iterable[str] = (), meminspect_version: str | None = None,
             vmcoreinfo: PathLike | bytes | None = None) -> Capture:
@@ -153,32 +153,43 @@ def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike,
 
     ``full_capture`` is an ELF vmcore (kdump, QEMU ``dump-guest-memory``), raw
     RAM ``"FILE@PADDR"``, or an open :class:`Capture` of one; ``vmlinux`` its
-    kernel with symbols; ``regions`` a ``--regions`` file or a shipped set
+    kernel with symbols (without one, the kernel's own runtime table is read through the
+    capture's kallsyms: a meminspect kernel with ``CONFIG_KALLSYMS_ALL``, no ``regions`` or
+    ``profile``); ``regions`` a ``--regions`` file or a shipped set
     (``"v3-default"``) for kernels without meminspect; ``profile="crash"``
     adds what crash reads before its prompt.  Returns a Capture whose
     ``write_vmcore()`` writes the small vmcore.
     """
     from minidump.elf.vmlinux import Vmlinux
-    from minidump.meminspect.extract import select, with_payloads
+    from minidump.meminspect.extract import select, select_runtime, with_payloads
 
     if isinstance(full_capture, Capture):
         full, owned = full_capture, False
     else:
         full, owned = _open_full(os.fspath(full_capture), memory, vmcoreinfo), True
     try:
-        vmlinux = os.fspath(vmlinux)
-        with Vmlinux.open(vmlinux) as image:
-            full.attach_vmlinux(image, required=True)
-            chosen = select(image, full.kernel, full.arch or image.arch.name,
-                            regions_file=regions, profile=profile, version=meminspect_version)
+        if vmlinux is None:
+            if regions or profile:
+                raise UsageError("--regions and --profile name kernel symbols: give "
+                                 "--vmlinux VMLINUX")
+            chosen = select_runtime(full, version=meminspect_version)
+        else:
+            vmlinux = os.fspath(vmlinux)
+            with Vmlinux.open(vmlinux) as image:
+                full.attach_vmlinux(image, required=True)
+                chosen = select(image, full.kernel, full.arch or image.arch.name,
+                                regions_file=regions, profile=profile,
+                                version=meminspect_version)
         picked = with_payloads(full, chosen.regions)
     finally:
         if owned:
             full.close()
-    out = Capture(full.input, f"{full.container} + vmlinux", regions=picked,
+    how = "vmlinux" if vmlinux else "its own meminspect table"
+    out = Capture(full.input, f"{full.container} + {how}", regions=picked,
                   elf_arch=full.elf_arch, vmcoreinfo=full.vmcoreinfo,
                   vmcoreinfo_source=full.vmcoreinfo_source, notes=full.notes,
-                  warnings=chosen.warnings, inputs=[*full.inputs, vmlinux], vmlinux=vmlinux)
+                  warnings=chosen.warnings,
+                  inputs=[*full.inputs, *([vmlinux] if vmlinux else [])], vmlinux=vmlinux)
     out.profile = chosen.added
     return out
 

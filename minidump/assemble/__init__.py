@@ -138,6 +138,13 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
                 info, info_source = VmcoreInfo(raw, path=vmci_row.source), vmci_row.source
             except MinidumpError as exc:
                 warnings.append(f"VMCOREINFO region unusable: {exc}")
+    if info is None and source.mapped and rows:
+        # a full capture without the note (no qemu_fw_cfg, 32-bit arm, a RAM image): the
+        # kernel's own text is in its memory, at the start of a page
+        from minidump.kernel.image import search_vmcoreinfo
+        found = search_vmcoreinfo(_row_memory(rows), path=input)
+        if found is not None:
+            info, info_source = found[0], f"{_base(input)}: {found[1]}"
     if info is None and kelf is not None and kelf.vmcoreinfo_descsz is not None:
         warnings.append("the ELF header declares a VMCOREINFO note but its region (ID 2) was "
                         "not captured; give --vmcoreinfo FILE")
@@ -158,6 +165,8 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
     translator = Translator(elf_arch.name, info, phys_offset=phys_offset) \
         if info and elf_arch and not source.mapped else None
 
+    if source.kernel_header == "meminspect" and info is not None and elf_arch is not None:
+        rows = _meminspect_order(rows, info, elf_arch)
     rest = [r for r in rows if id(r) not in used]
     if kelf is not None:
         from minidump.assemble.place import place_on_kelf
@@ -189,7 +198,52 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
                       notes=notes, warnings=warnings, scheme=scheme,
                       table_where=source.table_where)
     capture.phys_offset = phys_offset
+    if source.kernel_header == "meminspect" and any(r.seq is not None for r in rows):
+        capture.scheme = "meminspect"
     return capture
+
+
+def _meminspect_order(rows: list[Row], info: VmcoreInfo, elf_arch) -> list[Row]:
+    """The rows of a meminspect kernel's own core with the IDs their order and the capture's
+    evidence give (:mod:`minidump.meminspect.order`)."""
+    from dataclasses import replace
+
+    from minidump.kernel.translate import X86_64_START_KERNEL_MAP
+    from minidump.meminspect.order import infer_ids
+    try:
+        rules = Translator(elf_arch.name, info)
+        if elf_arch.name == "x86_64":
+            def image(vaddr): return vaddr >= X86_64_START_KERNEL_MAP
+        elif elf_arch.name == "arm64":
+            def image(vaddr): return rules.arm64_linear(vaddr) is False
+        else:
+            def image(vaddr):
+                pa = rules.pa(vaddr)
+                return pa is not None and rules.image_va(pa) == vaddr
+    except MinidumpError:
+        return rows
+
+    def starts(index: int, magic: bytes) -> bool:
+        payload = rows[index].payload
+        if payload is None or payload.length < len(magic):
+            return False
+        return read_payload(payload, len(magic)) == magic
+
+    loads = [(r.vaddr, r.paddr, r.size or 0) for r in rows]
+    try:
+        ids = infer_ids(loads, info, image=image, starts=starts, word=elf_arch.bits // 8)
+    except MinidumpError:
+        return rows
+    return [replace(r, seq=ids[i], source=f"{r.source} {r.name}") if i in ids else r
+            for i, r in enumerate(rows)]
+
+
+def _row_memory(rows: list[Row]) -> "PhysicalMemory":
+    """The rows of a mapped container as physical memory (no files opened)."""
+    from minidump.kernel.memory import Extent, PhysicalMemory
+    return PhysicalMemory([Extent(r.paddr, min(r.size or 0, r.payload.length), r.payload.path,
+                                  r.payload.offset)
+                           for r in rows if r.payload is not None and r.paddr is not None])
 
 
 def _arm_phys_offset(rows: list[Row], info: VmcoreInfo, scheme: str, mapped: bool,

@@ -1,4 +1,4 @@
-"""``minidump extract --vmlinux VMLINUX CAPTURE -o OUT``: the minidump of a full capture."""
+"""``minidump extract [--vmlinux VMLINUX] CAPTURE -o OUT``: the minidump of a full capture."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from minidump.report import Document
 
 EXAMPLES = """\
 examples:
-  minidump extract --vmlinux vmlinux vmcore -o mini.vmcore            # a meminspect kernel
+  minidump extract vmcore -o mini.vmcore                               # a meminspect kernel
+  minidump extract --vmlinux vmlinux vmcore -o mini.vmcore            # the same, named
   minidump extract --vmlinux vmlinux vmcore --regions v3-default \\
       --profile crash -o mini.vmcore                                  # any kernel
   minidump extract --vmlinux vmlinux ram.bin@0x80000000 -o mini.vmcore  # a raw RAM image
@@ -30,8 +31,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("capture", metavar="CAPTURE",
                    help="ELF vmcore (kdump, QEMU dump-guest-memory) or raw RAM image FILE@PADDR")
-    p.add_argument("--vmlinux", metavar="VMLINUX", required=True,
-                   help="the capture's vmlinux with its symbol table")
+    p.add_argument("--vmlinux", metavar="VMLINUX",
+                   help="the capture's vmlinux with its symbol table (without it: the "
+                        "kernel's own meminspect table, found through the capture's kallsyms)")
     p.add_argument("--memory", metavar="FILE@PADDR", action="append", default=[],
                    help="more raw RAM images (repeatable)")
     p.add_argument("--vmcoreinfo", metavar="FILE",

@@ -64,7 +64,7 @@ def run(args) -> tuple[Document, ExitCode]:
 
 def _with_vmlinux(args) -> tuple[Document, ExitCode]:
     from minidump.api import extract
-    from minidump.elf.core import sniff
+    from minidump.elf.core import kernel_header, sniff
     from minidump.sources import is_memory_spec
 
     if args.input is None:
@@ -73,7 +73,7 @@ def _with_vmlinux(args) -> tuple[Document, ExitCode]:
                              "capture too")
         return Document("regions", static_document(args.vmlinux, args.meminspect_version),
                         args.json), ExitCode.OK
-    if not (sniff(args.input) or is_memory_spec(args.input)):
+    if not (sniff(args.input) or is_memory_spec(args.input)) or kernel_header(args.input):
         if args.regions or args.profile:
             raise UsageError(f"--regions and --profile preview an extract from a full capture "
                              f"(ELF vmcore or FILE@PADDR), not {args.input}")

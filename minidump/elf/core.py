@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from minidump.elf.notes import iter_notes
-from minidump.errors import FormatError
+from minidump.errors import FormatError, MinidumpError
 from minidump.files import read_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ELFMAG, ET, PN_XNUM, PT,
                                   VMCOREINFO_NOTE_NAME)
@@ -65,6 +65,9 @@ class ElfCore:
     loads: list[Load] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     size: int = 0
+    #: "meminspect" when the file's own header is the one a meminspect kernel keeps (ID 1:
+    #: phdr[0] a PT_NOTE with p_memsz 0), as QDL's minidump.elf is; else None
+    kernel_header: str | None = None
 
     @property
     def vmcoreinfo(self) -> bytes | None:
@@ -126,6 +129,15 @@ def check_core_header(ehdr, elf: "ElfStructs", path: str | None) -> None:
                          path)
 
 
+def kernel_header(path: str) -> str | None:
+    """"meminspect" when ``path`` is a core whose header a meminspect kernel wrote (QDL's
+    minidump.elf: a minidump, not a full capture), else None."""
+    try:
+        return read_core(path).kernel_header if sniff(path) else None
+    except MinidumpError:
+        return None
+
+
 def read_core(path: str) -> ElfCore:
     """Parse the ELF header, program headers and notes of a core file."""
     size = os.path.getsize(path)
@@ -172,6 +184,8 @@ def read_core(path: str) -> ElfCore:
                                        min(ph["p_filesz"], max(0, size - ph["p_offset"])),
                                        ph["p_memsz"]))
             elif ph["p_type"] == PT.NOTE:
+                if i == 0 and ph["p_memsz"] == 0 and ph["p_filesz"]:
+                    core.kernel_header = "meminspect"   # kernel/meminspect/meminspect.c
                 if ph["p_offset"] + ph["p_filesz"] > size or ph["p_filesz"] > NOTES_MAX:
                     raise FormatError(f"PT_NOTE {ph['p_offset']:#x}+{ph['p_filesz']:#x} runs past "
                                       "the end of the file", path=path, offset=at,

@@ -131,6 +131,66 @@ def _search(memory: "PhysicalMemory", needle: bytes) -> int | None:
     return None
 
 
+#: the first bytes of every kernel's VMCOREINFO text (``kernel/vmcore_info.c`` writes
+#: ``OSRELEASE=`` first, into ``vmcoreinfo_data``: a zeroed page of its own)
+VMCOREINFO_HEAD = b"OSRELEASE="
+#: page-aligned candidates checked before the search gives up (hostile inputs)
+VMCOREINFO_CANDIDATES = 256
+
+
+def search_vmcoreinfo(memory: "PhysicalMemory", *, path: str | None = None
+                      ) -> tuple[VmcoreInfo, str] | None:
+    """VMCOREINFO text found in a full capture's memory by its shape, with no symbols.
+
+    ``vmcoreinfo_data`` is a page the kernel allocates and zeroes, so its text starts at a
+    4 KiB boundary with ``OSRELEASE=`` and ends at the first NUL.  The first such page whose
+    text parses as VMCOREINFO and names a page size and a release wins.  Works the same on
+    every architecture and VA size, with or without meminspect: no translation is needed.
+    """
+    checked = 0
+    by_file: dict[str, list] = {}
+    for extent in memory.extents:
+        by_file.setdefault(extent.path, []).append(extent)
+    for file, extents in by_file.items():
+        try:
+            fh = open(file, "rb")
+        except OSError:
+            continue
+        with fh:
+            try:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (ValueError, OSError):
+                continue
+            with mm:
+                for extent in sorted(extents, key=lambda e: e.paddr):
+                    end = extent.offset + extent.size
+                    at = mm.find(VMCOREINFO_HEAD, extent.offset, end)
+                    while at >= 0 and checked < VMCOREINFO_CANDIDATES:
+                        paddr = extent.paddr + at - extent.offset
+                        if paddr % 4096 == 0:
+                            checked += 1
+                            text = mm[at:min(end, at + VMCOREINFO_MAX)].split(b"\0", 1)[0]
+                            found = _vmcoreinfo_text(text, path)
+                            if found is not None:
+                                return found, f"found in memory at PA {paddr:#x}"
+                        at = mm.find(VMCOREINFO_HEAD, at + 1, end)
+    return None
+
+
+def _vmcoreinfo_text(text: bytes, path: str | None) -> VmcoreInfo | None:
+    from minidump.errors import MinidumpError
+    try:
+        info = VmcoreInfo(text, path=path)
+    except MinidumpError:
+        return None
+    try:
+        if not info.osrelease or not info.pagesize:
+            return None
+    except MinidumpError:
+        return None
+    return info
+
+
 def vmcoreinfo_from_memory(image: KernelImage, *, path: str | None = None
                            ) -> tuple[VmcoreInfo, str]:
     """``vmcoreinfo_data[0:vmcoreinfo_size]`` read through the image, and where it was."""
@@ -144,8 +204,12 @@ def vmcoreinfo_from_memory(image: KernelImage, *, path: str | None = None
             else X86_64_PAGE_OFFSET_L4
         paddr = pointer - base
     elif vmlinux.arch.machine == EM.AARCH64:
-        vabits = image.word("vabits_actual") if image.has("vabits_actual") else 48
-        paddr = (pointer - ((-(1 << vabits)) & MASK64) + image.word("memstart_addr")) & MASK64
+        # __lm_to_phys: (va & ~PAGE_OFFSET) + PHYS_OFFSET, with the build-time PAGE_OFFSET
+        # (-(1 << VA_BITS)); vabits_actual exists only where VA_BITS is 52, and a kernel
+        # running with fewer bits moved memstart_addr to compensate.  Else the pointer, a
+        # linear address, has VA_BITS leading ones.
+        built = 52 if image.has("vabits_actual") else (~pointer & MASK64).bit_length()
+        paddr = (pointer - ((-(1 << built)) & MASK64) + image.word("memstart_addr")) & MASK64
     elif vmlinux.arch.machine == EM.ARM:
         # 32-bit arm: the image lies in the linear map (lowmem, one offset, no KASLR)
         paddr = image.pa(pointer)

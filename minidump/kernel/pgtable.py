@@ -1,4 +1,4 @@
-"""Kernel page-table walks over captured physical memory (x86_64 and arm64, 4 KiB pages).
+"""Kernel page-table walks over captured physical memory (x86_64; arm64 4/16/64 KiB granules).
 
 Used where an address is neither in the kernel image nor in the linear map:
 vmalloc'd task and IRQ stacks (``CONFIG_VMAP_STACK``).  The walk starts at the
@@ -9,10 +9,14 @@ keep the tables and crash or drgn can repeat the walk.
 - x86_64 (``arch/x86/include/asm/pgtable_types.h``): 4 levels (5 with
   ``pgtable_l5_enabled``), 9 bits each; ``_PAGE_PRESENT`` bit 0, ``_PAGE_PSE``
   bit 7 marks 1 GiB / 2 MiB leaves; addresses are bits 12..51 less ``sme_mask``.
-- arm64 (``arch/arm64/include/asm/pgtable-hwdef.h``), 4 KiB granule: levels
-  by ``VA_BITS`` (39: 3, 48: 4); descriptor bit 0 valid, bit 1 table (levels
-  0-2) or page (level 3); a level-1/2 entry with bit 1 clear is a block;
-  output address bits 12..47.
+- arm64 (``arch/arm64/include/asm/pgtable-hwdef.h``): a granule of ``2**g`` bytes
+  resolves ``g - 3`` bits a level, so the levels follow from the VA bits the kernel
+  runs with (``TCR_EL1_T1SZ``): 4 KiB pages 39 bits 3 levels, 48 bits 4, 52 bits 5
+  (LPA2); 16 KiB pages 47 bits 3, 52 bits 4; 64 KiB pages 42 bits 2, 48/52 bits 3.
+  Descriptor bit 0 valid, bit 1 table (or page at the last level); a block has bit 1
+  clear.  Output address bits ``g``..47, and with 52-bit physical addresses bits
+  50-51 in descriptor bits 8-9 (LPA2, 4/16 KiB granules) or bits 48-51 in descriptor
+  bits 12-15 (64 KiB granule).
 """
 
 from __future__ import annotations
@@ -38,16 +42,30 @@ class Walk:
     tables: tuple[int, ...]          # physical addresses of the table pages read
 
 
+def arm64_geometry(page_size: int | None, va_bits: int | None) -> tuple[int, int, bool]:
+    """(page shift, levels, LPA2 descriptors) of arm64 kernel page tables."""
+    shift = {16384: 14, 65536: 16}.get(page_size or 4096, 12)
+    bits = va_bits or 48
+    per_level = shift - 3
+    levels = -(-(bits - shift) // per_level)
+    return shift, levels, bits > 48 and shift < 16
+
+
 def walk(memory: Physical, arch: str, root: int, vaddr: int, *, levels: int = 4,
-         sme_mask: int = 0) -> Walk:
-    """Translate ``vaddr`` through the page tables at physical ``root``."""
+         sme_mask: int = 0, page_shift: int = 12, lpa2: bool = False) -> Walk:
+    """Translate ``vaddr`` through the page tables at physical ``root``.
+
+    ``page_shift`` and ``lpa2`` are arm64's granule and descriptor format
+    (:func:`arm64_geometry`); x86_64 is always 4 KiB, 9 bits a level.
+    """
     from minidump.errors import MinidumpError
 
     tables: list[int] = []
     table = root
+    per_level = page_shift - 3
     for level in range(levels):
-        shift = 12 + 9 * (levels - 1 - level)
-        index = (vaddr >> shift) & 0x1FF
+        shift = page_shift + per_level * (levels - 1 - level)
+        index = (vaddr >> shift) & ((1 << per_level) - 1)
         tables.append(table)
         try:
             entry = int.from_bytes(memory.read(table + 8 * index, 8, "page table"), "little")
@@ -60,10 +78,20 @@ def walk(memory: Physical, arch: str, root: int, vaddr: int, *, levels: int = 4,
             address = entry & _ADDR_X86 & ~sme_mask
             leaf = last or (level >= levels - 3 and entry & 0x80 and level > 0)
         else:
-            address = entry & _ADDR_ARM64
+            address = _arm64_output(entry, page_shift, lpa2)
             leaf = last or not entry & 2
         if leaf:
             mask = (1 << shift) - 1
             return Walk(vaddr, (address & ~mask) | (vaddr & mask), tuple(tables))
         table = address
     return Walk(vaddr, None, tuple(tables))
+
+
+def _arm64_output(entry: int, page_shift: int, lpa2: bool) -> int:
+    """The output address of an arm64 table/block/page descriptor."""
+    if page_shift == 16:
+        return (entry & 0x0000_FFFF_FFFF_0000) | ((entry >> 12) & 0xF) << 48
+    low = entry & _ADDR_ARM64 & ~((1 << page_shift) - 1)
+    if lpa2:
+        return (low & ((1 << 50) - 1)) | ((entry >> 8) & 0x3) << 50
+    return low

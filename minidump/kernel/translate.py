@@ -76,14 +76,25 @@ class Translator:
 
     # -- arm64 -------------------------------------------------------------
     def _arm64(self):
+        """(kimage_voffset, PHYS_OFFSET, runtime VA bits, build-time VA_BITS).
+
+        A kernel built for 52-bit VAs that runs with 48 (a CPU without LPA2) keeps its
+        build-time ``PAGE_OFFSET`` (``-(1 << VA_BITS)``) in ``__phys_to_virt`` and moves
+        ``memstart_addr`` (``PHYS_OFFSET``, 0xfff1000040000000 on QEMU virt) to compensate;
+        the linear map itself starts at ``-(1 << vabits_actual)``, which ``TCR_EL1_T1SZ``
+        gives.  VMCOREINFO's ``NUMBER(VA_BITS)`` is the build-time value.
+        """
         info = self.vmcoreinfo
         voffset = info.number("kimage_voffset")
         phys_offset = info.number("PHYS_OFFSET")
         t1sz = info.number("TCR_EL1_T1SZ")
-        va_bits = 64 - t1sz if t1sz else info.number("VA_BITS")
+        built = info.number("VA_BITS")
+        va_bits = 64 - t1sz if t1sz else built
         if va_bits is not None and not ARM64_VA_BITS[0] <= va_bits <= ARM64_VA_BITS[1]:
             va_bits = None   # corrupt: no linear-map rule rather than a nonsense one
-        return voffset, phys_offset, va_bits
+        if built is None or not ARM64_VA_BITS[0] <= built <= ARM64_VA_BITS[1]:
+            built = va_bits
+        return voffset, phys_offset, va_bits, built
 
     def _arm64_linear_range(self, va_bits: int) -> tuple[int, int]:
         if kernel_version(self.vmcoreinfo.osrelease) >= (5, 4, 0):
@@ -93,13 +104,21 @@ class Translator:
         start = (-(1 << (va_bits - 1))) & MASK64
         return start, MASK64 + 1
 
+    def _arm64_page_offset(self) -> tuple[int, tuple[int, int]] | None:
+        """(the ``PAGE_OFFSET`` of ``__phys_to_virt``/``__lm_to_phys``, the runtime linear
+        range), or None without VA bits."""
+        _, _, va_bits, built = self._arm64()
+        if va_bits is None:
+            return None
+        return self._arm64_linear_range(built)[0], self._arm64_linear_range(va_bits)
+
     def arm64_linear(self, vaddr: int) -> bool | None:
         """Is ``vaddr`` in arm64's linear map (None: VA_BITS unknown)?  Tools without a
         vmlinux translate other kernel addresses only by walking swapper_pg_dir."""
-        va_bits = self._arm64()[2]
-        if va_bits is None:
+        rule = self._arm64_page_offset()
+        if rule is None:
             return None
-        start, end = self._arm64_linear_range(va_bits)
+        start, end = rule[1]
         return start <= vaddr < end
 
     def _image_window(self) -> tuple[int, int] | None:
@@ -113,7 +132,7 @@ class Translator:
         """The facts the rules below use, for ``minidump info`` and ``vmcoreinfo``."""
         info = self.vmcoreinfo
         if self.arch == "arm64":
-            voffset, phys_offset, va_bits = self._arm64()
+            voffset, phys_offset, va_bits, _ = self._arm64()
             start = self._arm64_linear_range(va_bits)[0] if va_bits else None
             return ArchLayout("arm64", start, phys_offset, voffset, None, va_bits, info.kerneloffset,
                           "NUMBER(VA_BITS)/TCR_EL1_T1SZ" if va_bits else "")
@@ -179,12 +198,12 @@ class Translator:
         if self.arch == "arm64":
             # __phys_to_virt: (pa - PHYS_OFFSET) | PAGE_OFFSET, modulo 2^64; with KASLR
             # memstart_addr is negative, so VMCOREINFO prints PHYS_OFFSET=0xffff...
-            _, phys_offset, va_bits = self._arm64()
-            if phys_offset is None or va_bits is None:
+            phys_offset, rule = self._arm64()[1], self._arm64_page_offset()
+            if phys_offset is None or rule is None:
                 return None
-            start, end = self._arm64_linear_range(va_bits)
-            offset = (paddr - phys_offset) & MASK64
-            return start + offset if offset < end - start else None
+            page_offset, (start, end) = rule
+            vaddr = (page_offset + paddr - phys_offset) & MASK64
+            return vaddr if start <= vaddr < end else None
         if self.arch == "x86_64":
             page_offset = self._x86_64_page_offset()[0]
             return None if page_offset is None else (page_offset + paddr) & MASK64
@@ -199,11 +218,12 @@ class Translator:
     def pa(self, vaddr: int) -> int | None:
         """Physical address of a linear-map or kernel-image virtual address."""
         if self.arch == "arm64":
-            voffset, phys_offset, va_bits = self._arm64()
-            if va_bits is not None and phys_offset is not None:
-                start, end = self._arm64_linear_range(va_bits)
+            voffset, phys_offset = self._arm64()[:2]
+            rule = self._arm64_page_offset()
+            if rule is not None and phys_offset is not None:
+                page_offset, (start, end) = rule
                 if start <= vaddr < end:  # __lm_to_phys, modulo 2^64
-                    return (vaddr - start + phys_offset) & MASK64
+                    return (vaddr - page_offset + phys_offset) & MASK64
             window = self._image_window()
             if voffset is not None and window and window[0] <= vaddr < window[1]:
                 return (vaddr - voffset) & MASK64

@@ -6,7 +6,8 @@ inspect_entries[MEMINSPECT_ID_MAX]``; slot ``i`` holds the entry whose id is
 the static entries with their runtime ``va`` (and, in v3, ``pa``) and every
 dynamic one (ELF header, VMCOREINFO, config, runqueues, node data, ...).  The
 array is a local symbol; its runtime address is the link address plus
-VMCOREINFO ``KERNELOFFSET``.
+VMCOREINFO ``KERNELOFFSET`` -- or, with no vmlinux, the capture's own kallsyms
+entry (``CONFIG_KALLSYMS_ALL`` lists local data symbols).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from minidump.formats.common import iter_table
 from minidump.meminspect.static import IdNames, InspectEntry, entry_schema
 
 if TYPE_CHECKING:
-    from minidump.kernel.memory import KernelMemory
+    from minidump.capture import Capture
     from minidump.elf.vmlinux import Vmlinux
+    from minidump.kernel.memory import KernelMemory
 
 SYMBOL = "inspect_entries"
 
 
 def read_inspect_entries(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNames,
-                 debuginfo=None) -> list[InspectEntry] | None:
+                         debuginfo=None) -> list[InspectEntry] | None:
     """The used slots of ``inspect_entries[]``, or None when the kernel has no such array.
 
     ``pa`` is filled from ``va`` (kernel-image or linear-map rules) where the
@@ -35,7 +37,29 @@ def read_inspect_entries(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNa
         return None
     schema = entry_schema(vmlinux, debuginfo, symbol.size)
     count = symbol.size // schema.sizeof() if symbol.size else 201
-    vaddr = kernel.runtime(symbol.value)
+    mask = (1 << vmlinux.bits) - 1
+    return _read(kernel, kernel.runtime(symbol.value), schema, count, names,
+                 lambda va: vmlinux.symbolize((va - kernel.kerneloffset) & mask))
+
+
+def read_runtime_table(capture: "Capture", names: IdNames) -> list[InspectEntry] | None:
+    """``inspect_entries[]`` of a full capture with no vmlinux: located by the capture's own
+    kallsyms, laid out by the capture's ABI (64-bit: 40-byte entries; 32-bit: 24 with
+    ``CONFIG_ARM_LPAE``, else 20).  None when the capture's kallsyms do not list it."""
+    from minidump.formats.meminspect import MEMINSPECT_ID_MAX, inspect_entry
+    from minidump.kernel.kallsyms import address_in
+    address = address_in(capture, SYMBOL)
+    arch = capture.elf_arch
+    if address is None or arch is None:
+        return None
+    info = capture.vmcoreinfo
+    phys64 = arch.bits == 64 or bool(info is not None and "CONFIG_ARM_LPAE" in info)
+    schema = inspect_entry(arch.little_endian, arch.bits, phys64)
+    return _read(capture.kernel, address, schema, MEMINSPECT_ID_MAX, names, lambda va: None)
+
+
+def _read(kernel, vaddr: int, schema, count: int, names: IdNames, symbolize
+          ) -> list[InspectEntry]:
     data = kernel.read_virt(vaddr, count * schema.sizeof(), SYMBOL)
     entries = []
     for index, fields in iter_table(schema, data, count, what=SYMBOL):
@@ -44,8 +68,7 @@ def read_inspect_entries(vmlinux: "Vmlinux", kernel: "KernelMemory", names: IdNa
         va, pa = fields["va"], fields["pa"]
         if not pa and va:
             pa = kernel.pa(va) or 0
-        link = (va - kernel.kerneloffset) & ((1 << vmlinux.bits) - 1)
         entries.append(InspectEntry(index, fields["id"], names.name(fields["id"]), va, pa,
-                                    fields["size"], fields["type"], vmlinux.symbolize(link),
-                                    f"{SYMBOL}[{index}]"))
+                                    fields["size"], fields["type"],
+                                    symbolize(va) if va else None, f"{SYMBOL}[{index}]"))
     return entries

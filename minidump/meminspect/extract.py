@@ -163,14 +163,25 @@ def _from_meminspect(vmlinux, kernel, version: str | None, debuginfo, out: Selec
 
 
 def _from_memblock(vmlinux, kernel, debuginfo, out: Selection) -> None:
+    """memblock regions flagged INSPECT: series v1 only (v2/v3 dropped ``MEMBLOCK_INSPECT``
+    after review), so a kernel whose ``enum memblock_flags`` lacks it is not read at all."""
     from minidump.meminspect.memblock import (inspect_regions, layout_from_debuginfo,
                                               read_memblock)
 
+    if debuginfo is not None and debuginfo.enum("memblock_flags") and \
+            "MEMBLOCK_INSPECT" not in debuginfo.enum("memblock_flags"):
+        return
     try:
         regions = read_memblock(vmlinux, kernel, layout_from_debuginfo(debuginfo, vmlinux.bits))
     except FaultError as exc:
         out.warnings.append(f"memblock not in the capture ({exc.problem}); INSPECT regions "
                             "not read")
+        return
+    except MinidumpError as exc:
+        # x86_64 (no ARCH_KEEP_MEMBLOCK) frees memblock's arrays after boot and the freed
+        # pages are poisoned: the struct no longer describes anything
+        out.warnings.append(f"memblock was freed after boot ({exc.problem}); INSPECT regions "
+                            "(series v1 only) not read")
         return
     for region in regions or ():
         if region.unknown_flags or region.unknown_names:
@@ -200,6 +211,37 @@ def _profile(vmlinux, kernel, arch: str, profile: str, out: Selection) -> None:
         out.regions.append(region)
         out.added.append({"name": name, "vaddr": region.vaddr, "paddr": region.paddr,
                           "size": region.size, "why": why})
+
+
+def select_runtime(capture: "Capture", *, version: str | None) -> Selection:
+    """What ``extract`` writes for a full capture with no vmlinux: the kernel's own runtime
+    table ``inspect_entries[]``, found through the capture's kallsyms, every used slot."""
+    from minidump.meminspect.entries import read_runtime_table
+    from minidump.meminspect.static import builtin_names
+
+    info = capture.vmcoreinfo
+    if info is None:
+        raise UsageError(f"{capture.input}: no VMCOREINFO (note, or text in its memory); "
+                         "give --vmlinux VMLINUX or --vmcoreinfo FILE")
+    names = builtin_names(version or "v3")
+    entries = read_runtime_table(capture, names)
+    if entries is None:
+        raise UsageError(f"{capture.input}: without --vmlinux, extract reads the kernel's own "
+                         "meminspect table (inspect_entries) through the capture's kallsyms, "
+                         "which do not list it; give --vmlinux VMLINUX")
+    if version is None:
+        from minidump.meminspect.naming import table_version
+        detected = table_version(entries, info)
+        if detected != "v3":
+            names = builtin_names(detected)
+            entries = [replace(e, id_name=names.name(e.id)) for e in entries]
+    out = Selection()
+    for entry in entries:
+        out.regions.append(Region(entry.id, entry.id_name, paddr=entry.pa or None,
+                                  vaddr=entry.va or None, size=entry.size, source=entry.where))
+    if not out.regions:
+        out.warnings.append("no registered regions found")
+    return out
 
 
 def select(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, *, regions_file: str | None,
@@ -308,8 +350,13 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
         if arch == "x86_64" and info.number("pgtable_l5_enabled"):
             levels = 5
         sme = (info.number("sme_mask") or 0) if arch == "x86_64" else 0
-        if arch == "arm64" and (info.number("VA_BITS") or 48) <= 39:
-            levels = 3
+    geometry = {}
+    if arch == "arm64":
+        from minidump.kernel.pgtable import arm64_geometry
+        t1sz = info.number("TCR_EL1_T1SZ") if info is not None else None
+        va_bits = 64 - t1sz if t1sz else (info.number("VA_BITS") if info is not None else None)
+        shift, levels, lpa2 = arm64_geometry(info.number("PAGESIZE") if info else None, va_bits)
+        geometry = {"page_shift": shift, "lpa2": lpa2}
     tables: set[int] = set()
 
     def mapped(name: str, vaddr: int, size: int, reason: str) -> None:
@@ -318,7 +365,7 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
         direct = kernel.pa(vaddr)
         if direct is not None and kernel.pa(end - 1) == direct + size - 1 and (
                 root is None or walk(kernel.memory, arch, root, vaddr, levels=levels,
-                                     sme_mask=sme).paddr in (None, direct)):
+                                     sme_mask=sme, **geometry).paddr in (None, direct)):
             # the image or linear-map rule holds (arm64's image rule also answers for the
             # vmalloc'd stacks around the image: the page tables decide)
             _add(out, Region(None, name, paddr=direct, vaddr=vaddr, size=size, source=why),
@@ -330,7 +377,8 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
             return
         runs: list[list[int]] = []          # [vaddr, paddr, size] of physically contiguous pages
         for page in range(start, end, PAGE_SIZE):
-            step = walk(kernel.memory, arch, root, page, levels=levels, sme_mask=sme)
+            step = walk(kernel.memory, arch, root, page, levels=levels, sme_mask=sme,
+                        **geometry)
             tables.update(step.tables)
             if step.paddr is None:
                 out.warnings.append(f"--profile triage: {name} page {page:#x} is not mapped "

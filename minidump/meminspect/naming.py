@@ -88,6 +88,25 @@ def capture_version(regions: list[Region], info, scheme: str) -> Version:
     return Version(found.pop() if len(found) == 1 else None, evidence)
 
 
+def table_version(entries, info) -> str:
+    """v3 or v2 (v1/v2 share IDs) of a runtime table, from where VMCOREINFO's symbols sit
+    (ID 26 is ``clear_seq`` and ID 42 ``swapper_pg_dir`` in v3 only; ID 43 is
+    ``swapper_pg_dir`` in v1/v2); v3 when nothing says."""
+    by_id = {e.id: e.va for e in entries}
+    votes = set()
+    try:
+        clear_seq, pgd = info.symbol("clear_seq"), info.symbol("swapper_pg_dir")
+    except MinidumpError:
+        return "v3"
+    if clear_seq is not None and 26 in by_id:
+        votes.add("v3" if by_id[26] == clear_seq else "v2")
+    if pgd is not None and by_id.get(42) == pgd:
+        votes.add("v3")
+    if pgd is not None and by_id.get(43) == pgd:
+        votes.add("v2")
+    return votes.pop() if len(votes) == 1 else "v3"
+
+
 def id_object(ident: int | None, version: str | None) -> str | None:
     """The object a static meminspect ID registers in ``version`` (None: only where every
     series agrees), or None for IDs that name no fixed object."""
@@ -119,7 +138,8 @@ def _name_all(capture, regions, vmlinux) -> tuple[list[str], dict]:
     info = capture.vmcoreinfo
     from minidump.kernel.kallsyms import readable_table
     table = readable_table(capture)
-    meminspect = capture.scheme == "meminspect"
+    meminspect = capture.scheme == "meminspect" or any(
+        r.source.startswith("inspect_entries[") for r in regions)   # extract's runtime table
     version = capture_version(regions, info, capture.scheme) if meminspect else None
     symbols = _vmcoreinfo_symbols(info, _translator(capture))
     names = VmlinuxNames(capture, vmlinux) if vmlinux is not None else None
@@ -148,6 +168,12 @@ def _with_vmlinux(names, region, name, how):
     there too (``_sinittext`` rather than the first init function) or a dynamic object."""
     if name and how == "the vmlinux (the symbol it was extracted by)":
         return name, how
+    if name and how == "meminspect ID" and (name in names.symbols or " " in name):
+        # the ID says what the region is; a symbol that shares its address does not.  An
+        # ID whose label is no symbol of this kernel (v1/v2 ``nr_irqs`` registering
+        # ``total_nr_irqs``; x86_64's ``swapper_pg_dir``, a macro for ``init_top_pgt``)
+        # takes the symbol the vmlinux has there
+        return name, how
     if name and names.agrees(name, region):
         return name, VMLINUX
     hit = names.hit(region)
@@ -161,22 +187,21 @@ def _with_vmlinux(names, region, name, how):
 
 
 def _name_one(capture, region, index, table, symbols, version, dynamic, meminspect):
+    """One region's object.  For a meminspect capture the ID says what a region is: a
+    symbol that merely shares its address (``set_reset_devices`` at ``_sinittext``, an
+    alias like x86_64's ``init_top_pgt``) does not; only VMCOREINFO placing the ID's object
+    elsewhere unnames it."""
     from minidump.kernel.kallsyms import certain_name
     if region.object:
         return region.object, "the vmlinux (the symbol it was extracted by)"
-    if table is not None:
-        name = certain_name(table, region.vaddr)
-        if name:
-            return name, "kallsyms"
+    runtime = region.source.startswith("inspect_entries[")   # the kernel's own table
     if meminspect and region.id in OWN_OBJECTS:
-        if region.id == 2 and region.kind is not Kind.VMCOREINFO:
-            return None, ""
-        if region.id == 1 and region.kind is not Kind.ELF:
-            return None, ""
-        return OWN_OBJECTS[region.id], "meminspect ID"
-    if meminspect and region.id == 3 and _starts_with(capture, region, CONFIG_MARKER):
+        own = region.kind is (Kind.VMCOREINFO if region.id == 2 else Kind.ELF)
+        if own or runtime:
+            return OWN_OBJECTS[region.id], "meminspect ID"
+    if meminspect and region.id == 3 and (runtime or
+                                          _starts_with(capture, region, CONFIG_MARKER)):
         return "kernel_config_data - 8", "meminspect ID"
-    by_symbol = symbols.get(region.vaddr) if region.vaddr is not None else None
     if meminspect:
         name = id_object(region.id, version.series if version else None)
         if name is not None:
@@ -184,6 +209,11 @@ def _name_one(capture, region, index, table, symbols, version, dynamic, meminspe
             if where is not None and where != region.vaddr:
                 return None, ""      # VMCOREINFO places that object elsewhere
             return name, "meminspect ID"
+    if table is not None:
+        name = certain_name(table, region.vaddr)
+        if name:
+            return name, "kallsyms"
+    by_symbol = symbols.get(region.vaddr) if region.vaddr is not None else None
     if by_symbol is None and region.paddr is not None:
         # an image object registered by its linear-map alias: the same physical address
         by_symbol = symbols.get(("pa", region.paddr))
@@ -363,6 +393,20 @@ def _printk_dynamic(capture, info) -> list[tuple[str, int]]:
     return [(name, region.vaddr) for name, region in buffers]
 
 
+#: the static per-CPU section's span (``.data..percpu``: a few hundred KiB)
+PERCPU_SECTION_MAX = 4 << 20
+
+
+def _percpu_static(capture, base: int) -> bool:
+    """Is ``base`` an address in the static per-CPU section: zero-based on x86_64 before
+    6.15, within the kernel image elsewhere (and on x86_64 since)?"""
+    if capture.arch == "x86_64" and base < PERCPU_SECTION_MAX:
+        return True
+    info = capture.vmcoreinfo
+    stext = info.symbol("_stext") if info is not None else None
+    return stext is not None and stext <= base < stext + (1 << 30)
+
+
 def _runqueues(capture, regions, dyn, found) -> dict[int, str]:
     """runqueues: one region per possible CPU at __per_cpu_offset[cpu] + one constant."""
     out: dict[int, str] = {}
@@ -378,8 +422,16 @@ def _runqueues(capture, regions, dyn, found) -> dict[int, str]:
     bits = 8 * word
     cpus = [c for c in range(min(len(offsets), bits * len(mask)))
             if mask[c // bits] >> (c % bits) & 1]
-    if len(cpus) < 2:
-        return out          # one CPU: any region would fit, so nothing is shown
+    if len(cpus) == 1:
+        # one CPU: runqueues is the one per-CPU object meminspect registers, so the one
+        # dynamic region whose per-CPU base (vaddr - __per_cpu_offset[cpu]) lies in the
+        # static per-CPU section (zero-based on x86_64, in the kernel image elsewhere)
+        cpu = cpus[0]
+        hits = [i for i, region in dyn.items() if i not in found
+                and _percpu_static(capture, (region.vaddr - offsets[cpu]) % (1 << bits))]
+        if len(hits) == 1:
+            out[hits[0]] = f"runqueues[cpu{cpu}]"
+        return out
     groups: dict[tuple[int, int], dict[int, int]] = {}
     for i, region in dyn.items():
         if i in found:

@@ -61,6 +61,9 @@ class Source:
     #: rows are memory as the container maps it (ELF PT_LOADs, RAM images): addresses as
     #: given, no kernel header or VMCOREINFO region among them
     mapped: bool = False
+    #: "meminspect": the file's own header is a meminspect kernel's (QDL's minidump.elf),
+    #: whose PT_LOAD order is the kernel's ID order (minidump.meminspect.order)
+    kernel_header: str | None = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -17,7 +17,10 @@ from minidump.sources import Context, Source
 def read(path: str, context: Context) -> Source:
     core = read_core(path)
     name = os.path.basename(path)
-    source = Source("ELF core", notes=core.notes, arch=core.arch, mapped=True)
+    source = Source("ELF core", notes=core.notes, arch=core.arch, mapped=True,
+                    kernel_header=core.kernel_header)
+    if core.kernel_header:
+        source.container = "ELF core (a meminspect kernel's header)"
     source.rows = [Row(f"PT_LOAD[{load.index}]", paddr=load.paddr, size=load.memsz,
                        payload=Payload(path, load.offset, load.filesz), source=name,
                        vaddr=load.vaddr or None) for load in core.loads]
