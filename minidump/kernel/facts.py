@@ -520,10 +520,14 @@ def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:
                    "error": None}
     cpus = []
     for state in cpu_states(capture.notes, capture.elf_arch):
+        if state.empty:      # a zeroed note says nothing: no PC of 0 reported as a fact
+            cpus.append({"cpu": state.index, "pid": None, "pc": None, "sp": None,
+                         "pc_symbol": None, "pc_source": None, "empty": True})
+            continue
         where = table.lookup(state.pc) if table is not None else None
         cpus.append({"cpu": state.index, "pid": state.pid, "pc": state.pc, "sp": state.sp,
                      "pc_symbol": str(where) if where else None,
-                     "pc_source": "kallsyms" if where else None})
+                     "pc_source": "kallsyms" if where else None, "empty": False})
     return symbols, cpus
 
 

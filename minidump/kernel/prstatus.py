@@ -38,6 +38,9 @@ class CpuState:
     pid: int
     pc: int
     sp: int
+    #: every byte of the descriptor is zero: a note with no saved state (meminspect's ELF
+    #: header holds one such NT_PRSTATUS, panic or not)
+    empty: bool = False
 
 
 def cpu_states(notes, arch: Arch | None) -> list[CpuState]:
@@ -60,5 +63,5 @@ def cpu_states(notes, arch: Arch | None) -> list[CpuState]:
             return int.from_bytes(desc[reg_at + i * word:reg_at + (i + 1) * word], order)
 
         out.append(CpuState(index, int.from_bytes(note.desc[pid_at:pid_at + 4], order),
-                            reg(pc_index), reg(sp_index)))
+                            reg(pc_index), reg(sp_index), not any(note.desc)))
     return out

@@ -167,6 +167,16 @@ def _symbol_stride(vmlinux: "Vmlinux") -> int | None:
     return None
 
 
+def entry_offsets(vmlinux: "Vmlinux", section) -> list[int]:
+    """Section offsets of the ``__UNIQUE_ID___inspect_entry_*`` objects in ``.inspect_table``
+    (meminspect.md section 2.8), in address order; empty when the symbols are gone."""
+    found = {symbol.value - section.addr
+             for symbol in vmlinux.symbols.with_prefix("__UNIQUE_ID___inspect_entry_")
+             if symbol.shndx == section.index and section.addr <= symbol.value
+             < section.addr + section.size}
+    return sorted(found)
+
+
 def read_static(vmlinux: "Vmlinux", names: IdNames | None = None, debuginfo=None,
                 version: str | None = None) -> tuple[list[InspectEntry], IdNames]:
     """The ``.inspect_table`` entries, in section order, annotated with symbols.
@@ -179,20 +189,32 @@ def read_static(vmlinux: "Vmlinux", names: IdNames | None = None, debuginfo=None
     if section is None:
         return [], names or builtin_names(version or "v3")
     schema = entry_schema(vmlinux, debuginfo, section.size)
-    stride = schema.sizeof()
-    if section.size % stride:
-        raise FormatError(f"section {SECTION}: size {section.size:#x} is not a multiple of "
-                          f"entry size {stride}", path=vmlinux.path, offset=section.offset,
-                          field=SECTION)
+    size = schema.sizeof()
     data = vmlinux.section_data(section)
+    # each entry is an object of its own (``__UNIQUE_ID___inspect_entry_*``): read them where
+    # their symbols put them, so an over-aligned table (x86_64 GCC aligns each 40-byte entry
+    # to 32 bytes: 64 apart, meminspect v3 as posted) is read right; without those symbols
+    # (stripped), entries are packed
+    offsets = entry_offsets(vmlinux, section)
+    if not offsets:
+        if section.size % size:
+            raise FormatError(f"section {SECTION}: size {section.size:#x} is not a multiple "
+                              f"of entry size {size}", path=vmlinux.path,
+                              offset=section.offset, field=SECTION)
+        offsets = list(range(0, section.size, size))
     from minidump.formats.common import field_offsets, iter_table
     va_offset = field_offsets(schema)["va"]
     raw = []
-    for index, fields in iter_table(schema, data, section.size // stride, path=vmlinux.path,
-                                    what="inspect_entry", base=section.offset):
+    for index, at in enumerate(offsets):
+        if at + size > len(data):
+            raise FormatError(f"entry at {SECTION}+{at:#x} runs past the section's "
+                              f"{len(data):#x} bytes", path=vmlinux.path,
+                              offset=section.offset + at, field=f"inspect_entry[{index}]")
+        _, fields = next(iter_table(schema, data, 1, at, path=vmlinux.path,
+                                    what="inspect_entry", base=section.offset))
         va = fields["va"]
         if va == 0:
-            va = vmlinux.relative_addend(section.addr + index * stride + va_offset) or 0
+            va = vmlinux.relative_addend(section.addr + at + va_offset) or 0
         raw.append((index, fields, va, vmlinux.symbolize(va) if va else None))
     if names is None:
         names = enum_names(debuginfo)

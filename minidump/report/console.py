@@ -349,6 +349,10 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None,
                           f"[{symbols['source']}]" if not symbols["error"]
                           else f"- ({symbols['error']})"])
     for cpu in f.get("cpus") or []:
+        if cpu.get("empty"):
+            fact_rows.append([f"CPU {cpu['cpu']} PC", "- (NT_PRSTATUS present but empty: "
+                              "no registers were saved)"])
+            continue
         fact_rows.append([f"CPU {cpu['cpu']} PC", f"{hexa(cpu['pc'])} "
                           f"{cpu['pc_symbol'] or '(no symbol)'}  pr_pid {cpu['pid']}  "
                           f"[NT_PRSTATUS{', ' + cpu['pc_source'] if cpu['pc_source'] else ''}]"])

@@ -120,26 +120,31 @@ ABI_IDS = ["elf64-le", "elf64-be", "elf32-le", "elf32-be"]
 
 
 def inspect_vmlinux(bits: int, little: bool, phys64: bool, *, relocs: bool = False,
-                    ids=(10, 11, 26, 10), tail: bytes = b"") -> tuple[bytes, dict[str, int]]:
+                    ids=(10, 11, 26, 10), tail: bytes = b"", align: int = 0,
+                    entry_symbols: bool = True) -> tuple[bytes, dict[str, int]]:
     """A vmlinux whose .inspect_table registers jiffies_64, linux_banner, clear_seq, then
-    jiffies_64 again (the last entry for an ID wins)."""
+    jiffies_64 again (the last entry for an ID wins).  ``align`` over-aligns each entry
+    (x86_64 GCC puts 40-byte entries 64 bytes apart unless told otherwise);
+    ``entry_symbols`` False strips the ``__UNIQUE_ID___inspect_entry_*`` symbols."""
     base = LINK_TEXT if bits == 64 else 0xC0008000
     table_addr = base + 0x10000
     addrs = {"jiffies_64": base + 0x100, "linux_banner": base + 0x200,
              "clear_seq": base + 0x300}
     targets = {10: "jiffies_64", 11: "linux_banner", 26: "clear_seq"}
     schema = inspect_entry(little, bits, phys64)
-    stride = schema.sizeof()
+    stride = -(-schema.sizeof() // align) * align if align else schema.sizeof()
     entries, relas, symbols = [], [], []
     for i, uid in enumerate(ids):
         va = addrs[targets[uid]] + (4 if i == 3 else 0)
-        entries.append(schema.build(dict(id=uid, va=0 if relocs else va, pa=0, size=8, type=0)))
+        entry = schema.build(dict(id=uid, va=0 if relocs else va, pa=0, size=8, type=0))
+        entries.append(entry + bytes(stride - len(entry)))
         if relocs:
             relas.append(Rela(table_addr + i * stride + 8 if bits == 64 else table_addr +
                               i * stride + 4, R_AARCH64_RELATIVE, va))
-        symbols.append(Sym(f"__UNIQUE_ID___inspect_entry_MEMINSPECT_ID_{targets[uid]}{i}",
-                           table_addr + i * stride, stride, bind=STB_LOCAL,
-                           section=".inspect_table"))
+        if entry_symbols:
+            symbols.append(Sym(f"__UNIQUE_ID___inspect_entry_MEMINSPECT_ID_{targets[uid]}{i}",
+                               table_addr + i * stride, schema.sizeof(), bind=STB_LOCAL,
+                               section=".inspect_table"))
     symbols += [Sym(name, addr, 8) for name, addr in addrs.items()]
     spec = VmlinuxSpec(bits, little, EM.AARCH64 if relocs else (EM.X86_64 if bits == 64
                                                                   else EM.ARM),

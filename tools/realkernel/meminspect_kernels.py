@@ -413,6 +413,7 @@ def _capture(spec: Variant, built: dict, cpu: str, timeout: float) -> dict:
     if "inspect_entries" not in symbols:
         raise HarnessError(f"{built['vmlinux']}: no inspect_entries symbol")
     table_va, table_size = symbols["inspect_entries"]
+    pointers = elf_symbols(Path(built["vmlinux"]), set(TRUTH_POINTERS))
     with tempfile.TemporaryDirectory(prefix="mdm-") as tmp:
         extra = []
         if spec.arch == "arm64":
@@ -427,7 +428,8 @@ def _capture(spec: Variant, built: dict, cpu: str, timeout: float) -> dict:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         try:
-            result = _drive(proc, sock, console, vmcore, start, timeout, table_va)
+            result = _drive(proc, sock, console, vmcore, start, timeout, table_va,
+                            {name: va for name, (va, _) in pointers.items()})
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -466,8 +468,14 @@ def _initramfs(dest: Path, busybox: Path) -> None:
     dest.write_bytes(gzip.compress(buf.getvalue(), 6, mtime=0))
 
 
+def _gva2gpa(qmp, vaddr: int) -> int | None:
+    answer = qmp.execute("human-monitor-command", **{"command-line": f"gva2gpa {vaddr:#x}"})
+    match = re.search(r"gpa:\s*(0x[0-9a-f]+)", answer)
+    return int(match.group(1), 16) if match else None
+
+
 def _drive(proc, sock: Path, console: Path, vmcore: Path, start: float, timeout: float,
-           table_va: int) -> dict:
+           table_va: int, pointers: dict[str, int]) -> dict:
     def panicked():
         if proc.poll() is not None:
             raise HarnessError(f"qemu exited with {proc.returncode}: "
@@ -480,11 +488,11 @@ def _drive(proc, sock: Path, console: Path, vmcore: Path, start: float, timeout:
     qmp = harness.QMP(harness.wait_for(lambda: sock.exists() and sock, 30, "QMP socket"))
     qmp.execute("stop")
     registers = qmp.execute("human-monitor-command", **{"command-line": "info registers"})
-    answer = qmp.execute("human-monitor-command",
-                         **{"command-line": f"gva2gpa {table_va:#x}"})
-    match = re.search(r"gpa:\s*(0x[0-9a-f]+)", answer)
-    if not match:
-        raise HarnessError(f"gva2gpa {table_va:#x}: {answer.strip()}")
+    table_pa = _gva2gpa(qmp, table_va)
+    if table_pa is None:
+        raise HarnessError(f"gva2gpa {table_va:#x}: QEMU could not translate it")
+    # where the pointers that lead to the dynamic registrations are, by the guest's tables
+    gpa = {name: _gva2gpa(qmp, va) for name, va in pointers.items()}
     qmp.execute("dump-guest-memory", paging=False, protocol=f"file:{vmcore}", detach=True)
 
     def done():
@@ -499,8 +507,8 @@ def _drive(proc, sock: Path, console: Path, vmcore: Path, start: float, timeout:
     except HarnessError:
         pass
     qmp.close()
-    return {"boot_seconds": round(boot, 1), "registers": registers,
-            "table_pa": int(match.group(1), 16)}
+    return {"boot_seconds": round(boot, 1), "registers": registers, "table_pa": table_pa,
+            "pointers": {name: {"va": pointers[name], "pa": gpa[name]} for name in pointers}}
 
 
 # --------------------------------------------------------------------------
@@ -520,6 +528,63 @@ def read_table(dump: Dump, table_pa: int, names: dict[int, str]) -> list[dict]:
         rows.append({"id": ident, "name": names.get(ident, "DYNAMIC" if ident >= 44 else "?"),
                      "va": va, "pa": pa, "size": size, "type": kind})
     return rows
+
+
+#: symbols whose values lead to the dynamic registrations (kernel/sched/core.c sched_init,
+#: mm/sparse.c memblocks_present, mm/numa.c alloc_node_data, kernel/configs.c)
+TRUTH_POINTERS = ("__per_cpu_offset", "runqueues", "mem_section", "node_data",
+                  "kernel_config_data", "vmcoreinfo_data")
+ENTRY_MACRO = re.compile(r"MEMINSPECT_(SIMPLE|NAMED|AREA)_ENTRY\(\s*(\w+)\s*(?:,\s*(\w+))?")
+
+
+def static_objects() -> dict[str, str]:
+    """The v3 enum label -> the object the kernel registers under it, read from the
+    ``MEMINSPECT_*_ENTRY()`` lines of the patched tree (SIMPLE: the symbol itself; NAMED:
+    its second argument; AREA: its first)."""
+    patch = next(p for p in patches() if p.name.startswith("0001"))
+    files = re.findall(r"^diff --git a/(\S+)", patch.read_text(), re.M)
+    out = {}
+    for name in files:
+        path = source_dir() / name
+        if not path.suffix == ".c" or not path.exists():
+            continue
+        for kind, first, second in ENTRY_MACRO.findall(path.read_text(errors="replace")):
+            out[first] = second if kind == "NAMED" else first
+    return out
+
+
+def truth_objects(record: dict, dump: "Dump", table: list[dict], names: dict[int, str]
+                  ) -> dict[int, str]:
+    """meminspect id -> what the kernel registered there, by the kernel's own source and the
+    guest's own pointers (read with QEMU's translation; none of minidump's code)."""
+    statics = static_objects()
+    out = {1: "meminspect ELF header", 2: "vmcoreinfo_data", 3: "kernel_config_data - 8"}
+    for row in table:
+        if 4 <= row["id"] < 44:
+            out[row["id"]] = statics.get(names[row["id"]], names[row["id"]])
+    ptr = record.get("pointers", {})
+
+    def word_at(name: str, index: int = 0) -> int | None:
+        where = ptr.get(name, {}).get("pa")
+        return None if where is None else struct.unpack("<Q", dump.read(where + 8 * index, 8))[0]
+
+    wanted: dict[int, str] = {}
+    root = word_at("mem_section")
+    if root:
+        wanted[root] = "mem_section[] root"
+    for nid in range(4):
+        node = word_at("node_data", nid) if "node_data" in ptr else None
+        if node:
+            wanted[node] = f"node_data[{nid}]"
+    runqueues = ptr.get("runqueues", {}).get("va")
+    for cpu in range(8):
+        offset = word_at("__per_cpu_offset", cpu) if "__per_cpu_offset" in ptr else None
+        if offset and runqueues is not None:
+            wanted[(offset + runqueues) & (2**64 - 1)] = f"runqueues[cpu{cpu}]"
+    for row in table:
+        if row["id"] >= 44 and row["va"] in wanted:
+            out[row["id"]] = wanted[row["va"]]
+    return out
 
 
 def assemble(record: dict) -> dict:
@@ -561,6 +626,9 @@ def assemble(record: dict) -> dict:
         size = (row["size"] + 3) & ~3
         (md / blob).write_bytes(dump.read(row["pa"], size))
         files.append(blob)
+    objects = truth_objects(record, dump, table, names)
+    for row in table:
+        row["object"] = objects.get(row["id"])
     (out / f"{name}.table.json").write_text(json.dumps(table, indent=1) + "\n")
     kinfo = None
     if record["arch"] == "arm64":
