@@ -23,6 +23,7 @@ from minidump.model import Arch, Note, Region, Status
 
 if TYPE_CHECKING:
     from minidump.kernel.kallsyms import Kallsyms
+    from minidump.kernel.kinfo import KernelInfo
     from minidump.elf.vmlinux import Vmlinux
     from minidump.kernel.memory import KernelMemory, PhysicalMemory
     from minidump.kernel.printk import Record
@@ -316,9 +317,42 @@ class Capture(Closable):
         from minidump.kernel import kallsyms
         if not hasattr(self, "_kallsyms"):
             info = self.vmcoreinfo
-            self._kallsyms = kallsyms.load(self.kernel, info) if kallsyms.has_tables(info) \
-                else None
+            if kallsyms.has_tables(info):
+                self._kallsyms = kallsyms.load(self.kernel, info)
+            else:
+                self._kallsyms = self._kinfo_kallsyms()
         return self._kallsyms
+
+    def _kinfo_kallsyms(self) -> "Kallsyms | None":
+        """The symbol table located by the debug-kinfo block (its count and its tables'
+        physical addresses, placed by VMCOREINFO's image rule), or None."""
+        from minidump.kernel import kallsyms
+        from minidump.kernel.kinfo import TABLES
+        block = self.kinfo()
+        translator = self.kernel.translator
+        if block is None or translator is None or not block.fields.get("num_syms"):
+            return None
+        tables = {}
+        for name in TABLES:
+            pa = block.pa(name)
+            va = translator.image_va(pa) if pa else None
+            if va is not None:
+                tables[name] = va
+        if "kallsyms_names" not in tables or "kallsyms_offsets" not in tables:
+            return None
+        return kallsyms.load(self.kernel, self.vmcoreinfo, tables=tables,
+                             count=block.fields["num_syms"])
+
+    def kinfo(self) -> "KernelInfo | None":
+        """Android's debug-kinfo block (``google,debug-kinfo`` reserved memory) when the
+        capture's memory holds one with a valid checksum; searched once, full captures only
+        (firmware minidumps hold only registered regions)."""
+        if not hasattr(self, "_kinfo"):
+            self._kinfo = None
+            if self.container.startswith(("ELF core", "raw RAM")) or self._ram is not None:
+                from minidump.kernel.kinfo import find_kinfo
+                self._kinfo = find_kinfo(self.memory)
+        return self._kinfo
 
     def facts(self, *, debuginfo=None) -> dict:
         """What ``minidump info --json`` prints: facts, layout and per-consumer readiness.

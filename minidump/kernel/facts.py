@@ -380,6 +380,7 @@ def gather(capture: "Capture", dbg=None) -> dict:
         "log": log_error or "readable",
     }
     facts["symbols"], facts["cpus"] = symbols_and_cpus(capture)
+    facts["kinfo"] = kinfo_fact(capture, info)
     facts["why"] = why_missing(facts, info, log_error, {
         "banner": banner_source, "taint": taint_why, "jiffies": jiffies_where,
         "cpus_online": cpus_source, "utsname": _uts_why(info)})
@@ -499,6 +500,30 @@ def _arm_machdep(capture: "Capture") -> str:
 #: where ``info`` says its names came from
 
 
+def kinfo_fact(capture: "Capture", info) -> dict | None:
+    """The debug-kinfo block (``facts["kinfo"]``): its fields, and where it places the image
+    (``_text``'s virtual address by VMCOREINFO's image rule, and the KASLR offset that is
+    from the link address arm64 uses: ``KIMAGE_VADDR``, 2 GiB into the upper half since
+    6.6, 128 MiB before)."""
+    try:
+        block = capture.kinfo()
+    except MinidumpError:
+        return None
+    if block is None:
+        return None
+    out = block.as_dict()
+    translator = capture.kernel.translator
+    text_va = translator.image_va(out["text_pa"]) if translator is not None else None
+    out["text_va"] = text_va
+    out["kaslr_offset"] = None
+    if text_va is not None and capture.arch == "arm64" and info is not None:
+        from minidump.kernel.translate import MASK64, kernel_version
+        va_bits = min(info.number("VA_BITS") or 48, 48)
+        modules = (2 << 30) if kernel_version(info.osrelease) >= (6, 6, 0) else (128 << 20)
+        out["kaslr_offset"] = (text_va - ((-(1 << (va_bits - 1)) + modules) & MASK64)) & MASK64
+    return out
+
+
 def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:
     """``facts["symbols"]`` (the kallsyms table's source, count and encoding, or why it could
     not be read; None when VMCOREINFO does not locate it) and ``facts["cpus"]``: per
@@ -516,7 +541,10 @@ def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:
         symbols = {"source": KALLSYMS_SOURCE, "count": 0, "encoding": None,
                    "error": exc.problem}
     if table is not None:
-        symbols = {"source": KALLSYMS_SOURCE, "count": len(table), "encoding": table.encoding,
+        from minidump.kernel.kallsyms import has_tables
+        source = KALLSYMS_SOURCE if has_tables(capture.vmcoreinfo) else \
+            "kallsyms tables in the capture (located by the debug-kinfo block)"
+        symbols = {"source": source, "count": len(table), "encoding": table.encoding,
                    "error": None}
     cpus = []
     for state in cpu_states(capture.notes, capture.elf_arch):

@@ -138,15 +138,11 @@ VMCOREINFO_HEAD = b"OSRELEASE="
 VMCOREINFO_CANDIDATES = 256
 
 
-def search_vmcoreinfo(memory: "PhysicalMemory", *, path: str | None = None
-                      ) -> tuple[VmcoreInfo, str] | None:
-    """VMCOREINFO text found in a full capture's memory by its shape, with no symbols.
-
-    ``vmcoreinfo_data`` is a page the kernel allocates and zeroes, so its text starts at a
-    4 KiB boundary with ``OSRELEASE=`` and ends at the first NUL.  The first such page whose
-    text parses as VMCOREINFO and names a page size and a release wins.  Works the same on
-    every architecture and VA size, with or without meminspect: no translation is needed.
-    """
+def aligned_hits(memory: "PhysicalMemory", needle: bytes, *, length: int, align: int = 4096,
+                 limit: int = VMCOREINFO_CANDIDATES):
+    """``(paddr, bytes)`` for each captured copy of ``needle`` that starts on an ``align``
+    boundary of physical memory, with up to ``length`` bytes from there; at most ``limit``
+    candidates (hostile inputs).  Searched at memory speed in each file, no translation."""
     checked = 0
     by_file: dict[str, list] = {}
     for extent in memory.extents:
@@ -163,17 +159,31 @@ def search_vmcoreinfo(memory: "PhysicalMemory", *, path: str | None = None
                 continue
             with mm:
                 for extent in sorted(extents, key=lambda e: e.paddr):
-                    end = extent.offset + extent.size
-                    at = mm.find(VMCOREINFO_HEAD, extent.offset, end)
-                    while at >= 0 and checked < VMCOREINFO_CANDIDATES:
+                    end = min(len(mm), extent.offset + extent.size)
+                    at = mm.find(needle, extent.offset, end)
+                    while at >= 0:
                         paddr = extent.paddr + at - extent.offset
-                        if paddr % 4096 == 0:
+                        if paddr % align == 0:
                             checked += 1
-                            text = mm[at:min(end, at + VMCOREINFO_MAX)].split(b"\0", 1)[0]
-                            found = _vmcoreinfo_text(text, path)
-                            if found is not None:
-                                return found, f"found in memory at PA {paddr:#x}"
-                        at = mm.find(VMCOREINFO_HEAD, at + 1, end)
+                            if checked > limit:
+                                return
+                            yield paddr, mm[at:min(end, at + length)]
+                        at = mm.find(needle, at + 1, end)
+
+
+def search_vmcoreinfo(memory: "PhysicalMemory", *, path: str | None = None
+                      ) -> tuple[VmcoreInfo, str] | None:
+    """VMCOREINFO text found in a full capture's memory by its shape, with no symbols.
+
+    ``vmcoreinfo_data`` is a page the kernel allocates and zeroes, so its text starts at a
+    4 KiB boundary with ``OSRELEASE=`` and ends at the first NUL.  The first such page whose
+    text parses as VMCOREINFO and names a page size and a release wins.  Works the same on
+    every architecture and VA size, with or without meminspect: no translation is needed.
+    """
+    for paddr, data in aligned_hits(memory, VMCOREINFO_HEAD, length=VMCOREINFO_MAX):
+        found = _vmcoreinfo_text(data.split(b"\0", 1)[0], path)
+        if found is not None:
+            return found, f"found in memory at PA {paddr:#x}"
     return None
 
 

@@ -170,8 +170,21 @@ def _release(info: "VmcoreInfo") -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+class _Located:
+    """VMCOREINFO with the kallsyms tables' addresses given from elsewhere (debug-kinfo)."""
+
+    def __init__(self, info: "VmcoreInfo", tables: dict[str, int]) -> None:
+        self.info, self.tables = info, tables
+        self.osrelease = info.osrelease
+
+    def symbol(self, name: str) -> int | None:
+        if name in self.tables:
+            return self.tables[name]
+        return None if name.startswith("kallsyms_") else self.info.symbol(name)
+
+
 def load(kernel: "KernelMemory", info: "VmcoreInfo", *, long_names: bool | None = None,
-         ) -> Kallsyms:
+         tables: dict[str, int] | None = None, count: int | None = None) -> Kallsyms:
     """Decode every kallsyms symbol of the kernel ``kernel`` reads, located by ``info``.
 
     ``long_names`` says whether a name length with its high bit set takes two bytes (6.1+);
@@ -179,7 +192,9 @@ def load(kernel: "KernelMemory", info: "VmcoreInfo", *, long_names: bool | None 
     """
     if kernel.arch is None:
         raise KallsymsError("kallsyms: the capture's architecture is unknown", path=kernel.path)
-    if not has_tables(info):
+    if tables is not None:      # located by debug-kinfo: its count, its table addresses
+        info = _Located(info, tables)
+    elif not has_tables(info):
         missing = [f"SYMBOL({n})" for n in REQUIRED if info.symbol(n) is None]
         raise KallsymsError("kallsyms: VMCOREINFO lacks " + (", ".join(missing) or
                             "SYMBOL(kallsyms_offsets) and SYMBOL(kallsyms_addresses)"),
@@ -198,8 +213,9 @@ def load(kernel: "KernelMemory", info: "VmcoreInfo", *, long_names: bool | None 
         where = f" at {vaddr:#x}" if vaddr is not None else ""
         return KallsymsError(f"kallsyms: {field}{where}: {problem}", path=kernel.path)
 
-    count = int.from_bytes(kernel.read_virt(at("kallsyms_num_syms"), 4, "kallsyms_num_syms"),
-                           order)
+    if count is None:
+        count = int.from_bytes(kernel.read_virt(at("kallsyms_num_syms"), 4,
+                                                "kallsyms_num_syms"), order)
     if not 0 < count <= MAX_SYMS:
         raise fail(f"count {count} is not in 1..{MAX_SYMS}", "kallsyms_num_syms",
                    vaddr=at("kallsyms_num_syms"))

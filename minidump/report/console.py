@@ -348,6 +348,15 @@ def render_info(doc: dict[str, Any], out: TextIO, *, width: int | None = None,
         fact_rows.append(["symbols", f"{symbols['count']} ({symbols['encoding']})  "
                           f"[{symbols['source']}]" if not symbols["error"]
                           else f"- ({symbols['error']})"])
+    kinfo = f.get("kinfo")
+    if kinfo is not None:
+        where = f"  _text at PA {hexa(kinfo['text_pa'])}" + (
+            f", VA {hexa(kinfo['text_va'])}" if kinfo.get("text_va") is not None else "") + (
+            f", KASLR offset {hexa(kinfo['kaslr_offset'])}"
+            if kinfo.get("kaslr_offset") is not None else "")
+        fact_rows.append(["debug-kinfo", f"{kinfo['release']}, {kinfo['num_syms']} symbols, "
+                          f"{kinfo['layout']} layout, checksum ok{where}  "
+                          f"[block at PA {hexa(kinfo['pa'])}]"])
     for cpu in f.get("cpus") or []:
         if cpu.get("empty"):
             fact_rows.append([f"CPU {cpu['cpu']} PC", "- (NT_PRSTATUS present but empty: "

@@ -193,9 +193,9 @@ def test_info_names_each_cpu_pc(tmp_path, capsys):
                                 "count": len(SYMS), "encoding": "base-relative", "error": None}
     assert facts["cpus"] == [
         {"cpu": 0, "pid": 1, "pc": TEXT + 0x233, "sp": 0xFFFFC90000013E58,
-         "pc_symbol": "panic+0x33/0x400", "pc_source": "kallsyms"},
+         "pc_symbol": "panic+0x33/0x400", "pc_source": "kallsyms", "empty": False},
         {"cpu": 1, "pid": 0, "pc": 0x7F00DEADBEEF, "sp": 0, "pc_symbol": None,
-         "pc_source": None}]
+         "pc_source": None, "empty": False}]
     main(["info", path])
     text = capsys.readouterr().out
     assert "panic+0x33/0x400" in text and "(no symbol)" in text
