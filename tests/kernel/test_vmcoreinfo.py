@@ -127,3 +127,33 @@ def test_arm64_linear_map_with_negative_phys_offset():
     assert rules.linear_va(0x42384000) == 0xFFFF54DC02384000
     assert rules.pa(0xFFFF54DC02384000) == 0x42384000
     assert rules.image_va(0x42384000) == (0x42384000 + 0xFFFFD2F6D3800000) & ((1 << 64) - 1)
+
+
+def _arm64(va_bits: int, t1sz: int, phys_offset: int, page: int = 4096) -> Translator:
+    return Translator("arm64", VmcoreInfo(
+        f"OSRELEASE=7.2.13\nPAGESIZE={page}\nNUMBER(VA_BITS)={va_bits}\n"
+        f"NUMBER(kimage_voffset)=0xffff80003fe00000\nNUMBER(PHYS_OFFSET)={phys_offset:#x}\n"
+        f"NUMBER(TCR_EL1_T1SZ)={t1sz:#x}\nKERNELOFFSET=0\n".encode()))
+
+
+@pytest.mark.parametrize("va_bits, t1sz, phys_offset, page, linear", [
+    # the real v3 kernels' VMCOREINFO (tools/realkernel/meminspect_kernels.py, QEMU virt):
+    # built for 52 bits, run on cortex-a57 (no LPA2: 48 bits, PHYS_OFFSET moved) and on max
+    (52, 16, 0xFFF1000040000000, 4096, 0xFFFF000000945000),
+    (52, 12, 0x40000000, 4096, 0xFFF0000000945000),
+    (48, 16, 0x40000000, 4096, 0xFFFF000000945000),
+    (39, 25, 0x40000000, 4096, 0xFFFFFF8000945000),   # Android GKI
+    (47, 17, 0x40000000, 16384, 0xFFFF800000945000),   # 16K pages
+    (36, 28, 0x40000000, 16384, 0xFFFFFFF000945000),
+    (42, 22, 0x40000000, 65536, 0xFFFFFC0000945000),   # 64K pages
+])
+def test_arm64_linear_map_every_va_size(va_bits, t1sz, phys_offset, page, linear):
+    """__phys_to_virt/__lm_to_phys: arithmetic with the build-time PAGE_OFFSET (VA_BITS),
+    range by the bits the kernel runs with (TCR_EL1_T1SZ)."""
+    rules = _arm64(va_bits, t1sz, phys_offset, page)
+    assert rules.linear_va(0x40945000) == linear       # vmcoreinfo_data on those kernels
+    assert rules.pa(linear) == 0x40945000
+    assert rules.arm64_linear(linear) is True
+    assert rules.layout().va_bits == 64 - t1sz
+    # past the runtime linear map's end: no rule
+    assert rules.linear_va(0x40000000 + (1 << (64 - t1sz - 1))) is None
