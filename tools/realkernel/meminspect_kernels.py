@@ -29,7 +29,11 @@ with the fixes a real x86_64 build needs, and tinyconfig-based configs.  This to
     * on arm64, the ``google,debug-kinfo`` block's reserved memory is in the device tree
       (``-dtb`` with a ``reserved-memory`` node added), so the kinfo driver fills it;
 ``paths``
-    prints JSON describing the builds and captures.
+    prints JSON describing the builds and captures;
+``samples``
+    bundles each capture's ``minidump.elf``, runtime table, console log and build facts
+    under ``samples/meminspect-v3/<name>/`` for the CI tests (``md_files`` rebuilds the
+    backend's md_*.BIN files from them).
 
 Everything lands under ``$MINIDUMP_REALKERNEL_CACHE`` (default
 ``~/.cache/minidump-realkernel``) ``/meminspect``.  Standard library only.
@@ -656,6 +660,71 @@ def captures() -> dict[str, dict]:
     return out
 
 
+#: the bundled samples: small enough to ship (the 52-bit LPA2 boot's mem_section root alone
+#: is 1 MiB)
+SAMPLE_LIMIT = 1 << 20
+SAMPLES = REPO / "samples" / "meminspect-v3"
+
+
+def md_files(elf: bytes, table: list[dict]) -> dict[str, bytes]:
+    """The backend's md_*.BIN files rebuilt from QDL's minidump.elf and the runtime table:
+    ID 1 is the file's first bytes, ID 2 follows it, every other region is its PT_LOAD's
+    bytes (found by physical address)."""
+    phoff, = struct.unpack_from("<Q", elf, 32)
+    phnum, = struct.unpack_from("<H", elf, 56)
+    loads = {}
+    for i in range(phnum):
+        p_type, _, offset, _, paddr, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", elf,
+                                                                       phoff + 56 * i)
+        if p_type == 1:
+            loads.setdefault(paddr, (offset, filesz))
+    by_id = {row["id"]: row for row in table}
+    out = {}
+    for row in table:
+        if not row["size"] or not (row["va"] or row["pa"]):
+            continue
+        size = (row["size"] + 3) & ~3
+        if row["id"] == 1:
+            data = elf[:row["size"]]
+        elif row["id"] == 2:
+            start = by_id[1]["size"]
+            data = elf[start:start + size]
+        else:
+            offset, filesz = loads[row["pa"]]
+            data = elf[offset:offset + filesz]
+        label = QCOM_V3_NAMES[row["id"]] if row["id"] < len(QCOM_V3_NAMES) else "unknown"
+        out[f"md_K{label[:8]}{row['id']}.BIN"] = data
+    return out
+
+
+def cmd_samples(_args=None) -> list[str]:
+    """Copy each capture's minidump.elf, runtime table, console and build facts into
+    ``samples/meminspect-v3/<name>/`` (the CI tests read them; no kernel needed)."""
+    written = []
+    for name, record in sorted(captures().items()):
+        elf = Path(record["minidump_elf"])
+        if elf.stat().st_size > SAMPLE_LIMIT:
+            log(f"{name}: minidump.elf is {elf.stat().st_size} bytes; not bundled")
+            continue
+        dest = SAMPLES / name
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        shutil.copy(elf, dest / "minidump.elf")
+        table = [{k: row[k] for k in ("id", "name", "va", "pa", "size", "object")}
+                 for row in record["table"]]
+        (dest / "table.json").write_text(json.dumps(table, indent=1) + "\n")
+        console = Path(record["console_log"]).read_text(errors="replace").replace("\r", "")
+        (dest / "console.log").write_text(console)
+        facts = {k: record[k] for k in ("variant", "arch", "cpu", "release", "cmdline",
+                                        "config_keys", "captured_at")}
+        facts["patches"] = patch_digest()
+        facts["kinfo"] = record.get("kinfo")
+        (dest / "kernel.json").write_text(json.dumps(facts, indent=1) + "\n")
+        written.append(name)
+        log(f"{name}: {dest}")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -669,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--cpu", help="QEMU -cpu (default: each the variant lists)")
             p.add_argument("--timeout", type=float, default=600)
     sub.add_parser("paths", help="JSON of the captures")
+    sub.add_parser("samples", help="bundle each capture's minidump.elf, table and console "
+                                   "under samples/meminspect-v3/")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -677,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_build(args)
         elif args.command == "capture":
             cmd_capture(args)
+        elif args.command == "samples":
+            cmd_samples(args)
         else:
             json.dump(captures(), sys.stdout, indent=1)
             print()
