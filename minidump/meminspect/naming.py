@@ -398,8 +398,8 @@ PERCPU_SECTION_MAX = 4 << 20
 
 
 def _percpu_static(capture, base: int) -> bool:
-    """Is ``base`` an address in the static per-CPU section: zero-based on x86_64 before
-    6.15, within the kernel image elsewhere (and on x86_64 since)?"""
+    """Is ``base`` an address in the static per-CPU section: zero-based on older x86_64
+    (Debian's 6.1), within the kernel image elsewhere (and on x86_64 7.2)?"""
     if capture.arch == "x86_64" and base < PERCPU_SECTION_MAX:
         return True
     info = capture.vmcoreinfo
