@@ -125,6 +125,12 @@ class Inspector:
                 return raw, f"{name}, meminspect ID {region.id}"
             return None, f"{name} (meminspect ID {region.id}) unreadable"
         if self.dbg is None:
+            # a full capture holds the kernel's own symbol table (kallsyms)
+            address = address_in(self.capture, name)
+            if address is not None and size:
+                raw = self.read(address, size, name)
+                if raw is not None:
+                    return raw, f"{name}, kallsyms"
             return None, f"{name}: address unknown (no meminspect region names it; give --vmlinux)"
         return None, f"{name} not in the vmlinux"
 
