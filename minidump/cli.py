@@ -17,7 +17,7 @@ from minidump.errors import MinidumpError, UsageError
 
 
 class ExitCode(enum.IntEnum):
-    """The exit statuses users' scripts rely on (README, "Exit status and errors")."""
+    """The exit statuses users' scripts rely on (docs/reference/exit-status.md)."""
 
     OK = 0          # done, nothing lost
     ERROR = 1       # error, nothing written
