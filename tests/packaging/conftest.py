@@ -73,7 +73,7 @@ def installed(tmp_path_factory) -> Installed:
         pytest.skip("the runtime dependencies are not reachable from this machine")
     assert pip.returncode == 0, pip.stderr[-3000:]
     checkout = tmp_path_factory.mktemp("checkout")
-    for name in ("minidump", "formats", "samples", "docs"):
+    for name in ("minidump", "formats", "samples", "docs", "tools", "tests"):
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, checkout / name, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__", "_build"))
