@@ -26,6 +26,7 @@ root_doc = "index"
 exclude_patterns = ["_build", "README.md"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 4
+smartquotes = False          # option names keep their two hyphens
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

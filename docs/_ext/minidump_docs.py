@@ -32,7 +32,9 @@ def _fence(text: str, info: str = "text") -> str:
 def _option(action: argparse.Action) -> str:
     names = ", ".join(action.option_strings) or (action.metavar or action.dest)
     if action.option_strings and action.nargs != 0:
-        metavar = action.metavar or action.dest.upper()
+        metavar = action.metavar or (
+            "{" + ",".join(map(str, action.choices)) + "}" if action.choices
+            else action.dest.upper())
         if isinstance(metavar, tuple):
             metavar = " ".join(metavar)
         names += f" {metavar}"
@@ -48,7 +50,7 @@ def _option(action: argparse.Action) -> str:
 def _command(name: str, parser: argparse.ArgumentParser, level: str) -> str:
     os.environ["COLUMNS"] = "90"       # usage lines as argparse wraps them at 88 columns
     out = [f"{level} minidump {name}".rstrip(), ""]
-    out += [_fence(parser.format_usage().removeprefix("usage: ")), ""]
+    out += [_fence(parser.format_usage()), ""]
     if parser.description:
         out += [md(" ".join(parser.description.split())), ""]
     for group in parser._action_groups:
@@ -73,7 +75,8 @@ def cli_reference() -> str:
     out = ["## Commands", "", "| command | what it does |", "|---|---|"]
     out += [f"| [`minidump {name}`](#minidump-{name}) | {md(summary)} |"
             for name, summary in COMMANDS.items()]
-    out += ["", _command("", parser, "##").replace("## minidump\n", "## minidump (every command)\n", 1)]
+    top = _command("", parser, "##").replace("## minidump\n", "## minidump (every command)\n", 1)
+    out += ["", top]
     for name in COMMANDS:
         parser_ = sub[name]
         parser_.prog = f"minidump {name}"

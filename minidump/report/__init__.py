@@ -130,7 +130,7 @@ def regions_document(capture, plan, output: str | None) -> dict[str, Any]:
 
 
 def address_source(capture) -> str:
-    """Where the regions' addresses came from, in the words of the inputs how-to (docs/howto/inputs.md)."""
+    """Where the regions' addresses came from, in the words of docs/howto/inputs.md."""
     from minidump.model import Kind
     if getattr(capture, "table_where", ""):
         return f"the SMEM minidump table ({capture.table_where})"
