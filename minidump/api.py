@@ -68,8 +68,8 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
          arch: str | None = None, vmlinux: PathLike | None = None,
          progress: bool = False) -> Capture:
     """Open any capture: a md_*.BIN directory, a Raw_Dmp! image, an SMEM item-602 blob, a RAM
-    image holding the SMEM table (with ``memory``), raw RAM images ``FILE@PADDR``, or an ELF
-    vmcore.
+    image holding the SMEM table (with ``memory``), raw RAM images ``FILE@PADDR``, a directory
+    whose ``MEMORY.txt`` lists RAM images as ``FILE@PADDR`` lines, or an ELF vmcore.
 
     ``memory`` lists raw RAM images as ``"FILE@PADDR"``; ``table_addr`` and
     ``smem_base`` (``PADDR`` or ``"PADDR,SIZE"``) locate the SMEM table;
@@ -88,6 +88,7 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     from minidump.kernel.memory import PhysicalMemory
     from minidump.sources import (BY_KIND, FORMATS, Context, Source, detect, is_memory_spec,
                                   memory_extent, split_memory_spec)
+    from minidump.sources.memoryset import is_memory_set, read_memory_set
 
     path = os.fspath(path)
     spec = is_memory_spec(path)
@@ -98,6 +99,9 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     if format not in FORMATS:
         raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
     memory = [os.fspath(m) for m in memory]
+    if not spec and format in ("auto", "ram", "smem-blob") and is_memory_set(path):
+        listed = read_memory_set(path)      # a RAM-image set: what triage reads it as
+        path, memory = listed["path"], [*listed["memory"], *memory]
     info, info_source = load_vmcoreinfo(vmcoreinfo)
     extents = ([memory_extent(path)] if spec else []) + [memory_extent(m) for m in memory]
     name = split_memory_spec(path)[0] if spec else path

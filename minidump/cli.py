@@ -17,7 +17,7 @@ from minidump.errors import MinidumpError, UsageError
 
 
 class ExitCode(enum.IntEnum):
-    """The exit statuses users' scripts rely on (README, "Exit status and errors")."""
+    """The exit statuses users' scripts rely on (docs/reference/exit-status.md)."""
 
     OK = 0          # done, nothing lost
     ERROR = 1       # error, nothing written
@@ -26,6 +26,29 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
     PIPE = 141      # the reader of stdout went away ("| head")
 
+
+#: what each exit status means: the man page's EXIT STATUS and the docs' reference page
+#: are made from this table
+EXIT_STATUS = (
+    (ExitCode.OK, "done, nothing lost"),
+    (ExitCode.ERROR, "error, nothing written; one line on stderr: "
+                     "minidump: error: FILE: offset 0xOFF (field): problem"),
+    (ExitCode.USAGE, "usage error: a bad option, a missing input, an output that exists "
+                     "without --force or that is an input"),
+    (ExitCode.LOST, "written (or listed), but regions were missing, short, invalid or "
+                    "encrypted, a blob was longer than its region, or VMCOREINFO is absent; "
+                    "the report names them (info: some consumer lacks a key or a region; "
+                    "triage: some captures were partial or errors)"),
+    (ExitCode.INTERRUPTED, "interrupted (Ctrl-C); nothing half-written is left"),
+    (ExitCode.PIPE, "the reader of the output went away (| head)"),
+    ("128+N", "ended by signal N (SIGTERM, SIGHUP, SIGQUIT); nothing half-written is left"),
+)
+
+#: environment variables the program reads
+ENVIRONMENT = (
+    ("COLUMNS", "the width of tables and help (default: the terminal's; a pipe has no limit)"),
+    ("NO_COLOR", "when set and not empty, no colour (as --color never)"),
+)
 
 EXAMPLES = """\
 examples:

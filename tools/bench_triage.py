@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=5, help="triage runs (the median counts)")
     parser.add_argument("--minidump", default=shutil.which("minidump") or "minidump")
+    parser.add_argument("--make-only", action="store_true",
+                        help="only make the captures (as the fleet how-to does), run nothing")
     args = parser.parse_args()
     root = Path(args.directory)
     if root.exists():
@@ -74,6 +76,8 @@ def main() -> None:
         sizes.append(sum(f.stat().st_size for f in files))
     print(f"{args.count} captures in {root}: mean {sum(sizes) / len(sizes) / 1e6:.2f} MB "
           f"(logical), {sum(1 for t in truth.values() if t['status'] != 'ok')} damaged")
+    if args.make_only:
+        return
 
     triage = [args.minidump, "triage", str(root), "--json", "--workers", str(args.workers)]
     timed(triage)                                               # warm the page cache

@@ -95,22 +95,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {n} truncations in {time.monotonic() - start:.1f} s, no finding")
         return 0
     seconds = args.minutes * 60 if args.minutes else args.seconds
+    try:
+        import atheris  # noqa: F401  (the fuzzing engine; an extra, not a dependency)
+    except ImportError:
+        print("fuzz.py: error: atheris is not installed (pip install atheris); without it "
+              "use --truncate or --replay, or the hypothesis tests in tests/hostile",
+              file=sys.stderr)
+        return 2
     if args.child:   # libFuzzer owns this process until the time is up
         _fuzz(names[0], seconds, args.artifacts, extra, args.corpus)
         return 0
-    totals = {}
+    totals, failed = {}, []
     for name in names:   # one child per target; its final stats go into the ledger
-        executed = _run_child(name, seconds, args, extra)
+        executed, status = _run_child(name, seconds, args, extra)
+        if status != 0:   # a finding (libFuzzer exits non-zero and saves the input) or a failure
+            failed.append(f"{name} (exit {status})")
         if args.corpus is not None:
             totals[name] = _account(args.corpus, name, executed, seconds)
     for name, record in totals.items():
         print(f"{name:14} {record['executed']:>12,} executions in {record['runs']} runs "
               f"({record['seconds'] / 60:.0f} min)")
+    if failed:
+        print(f"fuzz.py: findings or failures in {', '.join(failed)}; inputs are saved under "
+              f"{args.artifacts}/", file=sys.stderr)
+        return 1
     return 0
 
 
-def _run_child(name: str, seconds: int, args, extra: list[str]) -> int:
-    """Fuzz one target in a child process; its executed units (0 if it said none)."""
+def _run_child(name: str, seconds: int, args, extra: list[str]) -> tuple[int, int]:
+    """Fuzz one target in a child process; its executed units (0 if it said none) and its
+    exit status (libFuzzer's: non-zero after a crash, a timeout or an out-of-memory)."""
     argv = [sys.executable, __file__, name, "--child", "--seconds", str(seconds),
             "--artifacts", str(args.artifacts), *extra]
     if args.corpus is not None:
@@ -122,8 +136,7 @@ def _run_child(name: str, seconds: int, args, extra: list[str]) -> int:
         match = re.match(r"stat::number_of_executed_units:\s*(\d+)", line)
         if match:
             executed = int(match.group(1))
-    proc.wait()
-    return executed
+    return executed, proc.wait()
 
 
 def _account(root: Path, name: str, executed: int, seconds: int) -> dict:

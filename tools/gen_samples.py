@@ -1794,7 +1794,10 @@ CPU {panic_cpu} on a Qualcomm-style board whose boot loader keeps a version-12
 SMEM heap at 0x{smem_base:x} (2 MiB) with the minidump TOC in item 602.
 Mini download mode then dumps every valid region.
 
-Specs followed, with the kernel sources they describe:
+Specs followed, with the kernel sources they describe. The specs (meminspect.md,
+qcom-minidump.md, vmcore-consumers.md) are the project's design notes, kept outside
+this repository; the kernel and firmware sources in the last column are the public
+references they were written from:
 
 | Part | Spec | Kernel / firmware behaviour modelled |
 |---|---|---|

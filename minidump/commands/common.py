@@ -50,6 +50,12 @@ def open_capture(args, path: str, *, vmlinux: str | None = None):
             raise FormatError(f"{exc.problem}; {hint}", path=exc.path, offset=exc.offset,
                               field=exc.field) from exc
         raise
+    except (IsADirectoryError, NotADirectoryError) as exc:
+        # a forced --format whose reader wants a file got a directory (or the reverse)
+        hint = _format_hint(args, path)
+        if hint:
+            raise FormatError(f"{exc.strerror}; {hint}", path=exc.filename or path) from exc
+        raise
 
 
 def _format_hint(args, path: str) -> str:
@@ -57,6 +63,9 @@ def _format_hint(args, path: str) -> str:
     if args.format == "auto":
         return ""
     from minidump.sources import detect
+    from minidump.sources.memoryset import MEMORY_FILE, is_memory_set
+    if is_memory_set(path):
+        return f"this is a RAM-image set ({MEMORY_FILE}): drop --format {args.format}"
     try:
         found = detect(path, has_memory=bool(args.memory)).kind
     except Exception:   # noqa: BLE001  (a hint only: the original error stands)

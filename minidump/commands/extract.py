@@ -39,8 +39,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--vmcoreinfo", metavar="FILE",
                    help="VMCOREINFO text to use instead of the captured one")
     p.add_argument("--regions", metavar="FILE",
-                   help="symbols / physical ranges to extract (format in the README; "
-                        "'v3-default' is the shipped meminspect v3 set)")
+                   help="symbols / physical ranges to extract, one a line: SYMBOL, SYMBOL SIZE, "
+                        "or phys PADDR SIZE ('#' comments; SYMBOL? is optional); "
+                        "'v3-default' is the shipped meminspect v3 set")
     p.add_argument("--profile", choices=sorted(PROFILES),
                    help="also add what that consumer needs to start (crash: x86_64 "
                         "page_offset_base, vmalloc_base, vmemmap_base)")

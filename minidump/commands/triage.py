@@ -47,7 +47,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="worker processes (default: the CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on Dask: a scheduler address (tcp://host:8786), or local:N for "
-                        "a LocalCluster of N processes (pip install 'kminidump[dask]')")
+                        "a LocalCluster of N processes (needs the distributed package)")
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=60.0,
                    help="give up on a capture after this long (default 60; 0: never)")
     p.add_argument("--memory-limit", metavar="MIB", type=int, default=2048,

@@ -24,7 +24,7 @@ examples:
   minidump vmcoreinfo vmcore                        # the note's text, verbatim
   minidump vmcoreinfo md/                           # the same from md_*.BIN blobs
   minidump vmcoreinfo vmcore --table                # every key decoded, arch facts, problems
-  minidump vmcoreinfo --vmlinux vmlinux-6.1.0-56-cloud-amd64 > vmcoreinfo.txt
+  minidump vmcoreinfo --vmlinux vmlinux > vmcoreinfo.txt   # as makedumpfile -g
   minidump vmcoreinfo --vmlinux vmlinux capture.vmcore > vmcoreinfo.txt   # + KASLR etc.
 then:  minidump build --from-table md/ --vmcoreinfo vmcoreinfo.txt -o vmcore
 """

@@ -26,7 +26,9 @@ from typing import Callable
 from minidump.errors import MinidumpError, UsageError
 from minidump.fleet.triage import failed, triage_one
 
-INSTALL = ("--scheduler needs Dask: pip install 'kminidump[dask]' (the distributed package)")
+#: kminidump is not on PyPI yet: the extra works from a checkout, the package from anywhere
+INSTALL = ("--scheduler needs Dask: pip install 'distributed>=2023.1' (in a checkout: "
+           "pip install '.[dask]')")
 
 
 def _guarded(spec: dict, work: Callable[[dict], dict], timeout: float | None) -> dict:

@@ -29,11 +29,7 @@ import os
 from dataclasses import dataclass, field
 
 from minidump.errors import UsageError
-
-MEMORY_FILE = "MEMORY.txt"
-#: a side file this large is not a list of images
-MEMORY_FILE_MAX = 64 << 10
-
+from minidump.sources.memoryset import MEMORY_FILE, read_memory_set
 
 @dataclass(slots=True)
 class Found:
@@ -45,25 +41,7 @@ class Found:
 
 def memory_set(directory: str) -> dict:
     """The spec of a RAM-image set described by ``directory/MEMORY.txt``."""
-    side = os.path.join(directory, MEMORY_FILE)
-    with open(side, "rb") as fh:
-        text = fh.read(MEMORY_FILE_MAX + 1)
-    if len(text) > MEMORY_FILE_MAX:
-        raise UsageError(f"{side}: larger than {MEMORY_FILE_MAX} bytes; not a list of images")
-    memory, inputs = [], []
-    for line in text.decode("utf-8", "replace").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if "@" in line:
-            name, _, addr = line.rpartition("@")
-            memory.append(f"{os.path.join(directory, name)}@{addr}")
-        else:
-            inputs.append(os.path.join(directory, line))
-    if not memory:
-        raise UsageError(f"{side}: lists no FILE@PADDR image")
-    path = inputs[0] if inputs else memory[0].rpartition("@")[0]
-    return {"input": directory, "open": {"path": path, "memory": memory}}
+    return {"input": directory, "open": read_memory_set(directory)}
 
 
 def _sniffed(path: str) -> bool:

@@ -130,13 +130,18 @@ def regions_document(capture, plan, output: str | None) -> dict[str, Any]:
 
 
 def address_source(capture) -> str:
-    """Where the regions' addresses came from, in the words of the README's input table."""
+    """Where the regions' addresses came from, in the words of docs/howto/inputs.md."""
     from minidump.model import Kind
     if getattr(capture, "table_where", ""):
         return f"the SMEM minidump table ({capture.table_where})"
     kelf = next((r for r in capture.regions if r.kind is Kind.ELF), None)
-    if kelf is not None:
+    if kelf is not None and kelf.status.value != "missing":
         return f"the kernel's ELF header ({kelf.source})"
+    if kelf is not None:        # the header blob was not captured: the side table placed it
+        table = kelf.source.split("[")[0].split(":")[0]
+        what = ("the Sahara memory-debug table" if kelf.source.endswith("]")
+                else "the firmware's address list")
+        return f"{what} ({table}); the kernel's ELF header was not captured"
     if getattr(capture, "container", "").startswith(("ELF", "kdump", "QEMU")):
         return "the core's PT_LOADs"
     return ""

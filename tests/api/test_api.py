@@ -180,9 +180,9 @@ def test_extract_returns_a_capture(tmp_path, capsys):
 def _readme_api_example() -> tuple[str, str]:
     """The README's API example and the output it shows under it."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Library API"):]
-    match = re.search(r"```python\n(.*?)```\n\nprints\n\n((?:    [^\n]*\n)+)", section, re.S)
-    return match.group(1), "".join(line[4:] + "\n" for line in match.group(2).splitlines())
+    section = text[text.index("## Python API"):]
+    match = re.search(r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", section, re.S)
+    return match.group(1), match.group(2)
 
 
 def test_readme_api_example_runs_as_written(capsys, monkeypatch, tmp_path):

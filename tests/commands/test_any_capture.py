@@ -1,4 +1,5 @@
-"""``dmesg``, ``info`` and ``vmcoreinfo`` straight on md dirs, Raw_Dmp! images and RAM images.
+"""``dmesg``, ``info`` and ``vmcoreinfo`` straight on md dirs, Raw_Dmp! images, RAM images and
+RAM-image sets (a directory with ``MEMORY.txt``).
 
 Each must print what it prints on the vmcore ``build`` writes from the same
 capture; the kernel log must equal the generator's record of the sample.
@@ -19,6 +20,8 @@ CONTAINERS = {
     "ram": [str(SAMPLES / "ram" / "smem.bin"), *memory_args(SAMPLES / "ram")],
     "item602": [str(SAMPLES / "item602.bin"), *memory_args(SAMPLES / "ram")],
     "mddir-sahara": [str(SAMPLES / "md-nokelf"), "--arch", "arm64"],
+    # a RAM-image set: the directory's MEMORY.txt lists the images, as triage reads it
+    "memory-set": [str(SAMPLES / "ram")],
 }
 
 

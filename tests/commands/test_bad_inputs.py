@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from builders import one_error_line, run
 from builders.qcom import rawdump
 
@@ -80,3 +82,17 @@ def test_unknown_input(tmp_path, capsys):
 def test_missing_input(tmp_path, capsys):
     code, _, err = run(capsys, "regions", str(tmp_path / "nope"))
     assert code == 2 and "no such file or directory" in one_error_line(err)
+
+
+@pytest.mark.parametrize("name, forced, found", [
+    ("md", "elf", "this is a mddir input: drop --format elf (or pass --format mddir)"),
+    ("ram", "elf", "this is a RAM-image set (MEMORY.txt): drop --format elf"),
+    ("ram", "rawdump", "this is a RAM-image set (MEMORY.txt): drop --format rawdump"),
+])
+def test_a_forced_format_on_a_directory_names_the_real_one(capsys, name, forced, found):
+    from builders import SAMPLES
+    from minidump.cli import main
+    path = str(SAMPLES / name)
+    assert main(["regions", path, "--format", forced]) == 1
+    err = capsys.readouterr().err
+    assert err == f"minidump: error: {path}: Is a directory; {found}\n"

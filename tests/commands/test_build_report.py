@@ -92,3 +92,13 @@ def test_a_clean_summary_does_not_load_rich(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stderr.split() == ["0", "False"]
     assert "53 regions: 53 written" in proc.stdout
+
+
+def test_without_the_header_blob_the_addresses_are_the_side_tables(tmp_path, capsys):
+    """md-nokelf: the kernel's header blob is the region that is missing, so it cannot have
+    given the addresses; the Sahara table did."""
+    assert main(["build", "--from-table", str(MD.parent / "md-nokelf"), "-o",
+                 str(tmp_path / "v")]) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert ("addresses: the Sahara memory-debug table (sahara_table.bin); the kernel's ELF "
+            "header was not captured") in lines

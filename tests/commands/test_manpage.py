@@ -41,5 +41,24 @@ def test_man_renders_every_command_option_and_example():
             for option in action.option_strings:
                 assert option in out, (name, option)
         epilog = (commands[name].epilog or "").replace("examples:", f"minidump {name}:", 1)
-        for line in epilog.splitlines():   # examples, as written
-            assert " ".join(line.split()) in words, (name, line)
+        for line in epilog.splitlines():   # examples: commands whole, comments (maybe above)
+            command, _, comment = line.partition("  # ")
+            assert " ".join(command.split()) in words, (name, line)
+            assert " ".join(comment.split()) in words, (name, line)
+
+
+@pytest.mark.skipif(shutil.which("man") is None, reason="needs man (man-db)")
+def test_man_fits_80_columns_and_has_the_usual_sections():
+    out = subprocess.run(["man", "-l", str(PAGE)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="")).stdout
+    assert [line for line in out.splitlines() if len(line) > 80] == []
+    headings = [line for line in out.splitlines() if line[:1].isupper() and line.isupper()]
+    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "EXAMPLES", "EXIT STATUS",
+                    "ENVIRONMENT", "SEE ALSO"):
+        assert section in headings, section
+    assert "POSITIONAL ARGUMENTS" not in out
+    commands = out[out.index("\nCOMMANDS\n"):out.index("\nCOMMAND 'minidump build'")]
+    for name in COMMANDS:
+        assert f"minidump {name}" in commands, name
+    for code, _ in cli.EXIT_STATUS:
+        assert f"\n       {int(code) if not isinstance(code, str) else code} " in out, code

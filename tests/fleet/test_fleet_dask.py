@@ -15,7 +15,7 @@ from builders.fleet import dies_on_kill, make_fleet
 from minidump.fleet.discover import discover
 from minidump.fleet.local import LocalPool
 
-pytest.importorskip("distributed", reason="Dask is the optional extra kminidump[dask]")
+pytest.importorskip("distributed", reason="Dask is the optional extra [dask]")
 
 
 def without_timings(records):
@@ -60,4 +60,4 @@ def test_without_dask_scheduler_says_how_to_install_it():
                           text=True)
     assert proc.returncode == 1
     assert proc.stderr == ("minidump: error: --scheduler needs Dask: pip install "
-                           "'kminidump[dask]' (the distributed package)\n")
+                           "'distributed>=2023.1' (in a checkout: pip install '.[dask]')\n")
