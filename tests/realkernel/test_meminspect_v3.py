@@ -200,3 +200,21 @@ def test_kinfo_locates_the_symbols(rec, tmp_path):
     assert without["symbols"]["count"] == full["symbols"]["count"]
     assert [c["pc_symbol"] for c in without["cpus"]] == [c["pc_symbol"] for c in full["cpus"]]
     assert all(c["pc_symbol"] for c in full["cpus"])
+
+
+def test_consumers_read_the_extract(rec, tmp_path):
+    """vmcore-dmesg and drgn (with the vmlinux) read the minidump extract wrote with no
+    options: the same log and release as the kernel printed."""
+    import shutil
+    out = str(tmp_path / "mini.vmcore")
+    assert minidump("extract", "-q", rec["vmcore"], "-o", out).returncode == 0
+    if shutil.which("vmcore-dmesg"):
+        text = subprocess.run(["vmcore-dmesg", out], capture_output=True, text=True,
+                              check=True).stdout
+        lines = [re.sub(r"^\[\s*\d+\.\d+\] ", "", line) for line in text.splitlines()]
+        assert [line for line in console_lines(rec) if line in lines] == console_lines(rec)
+    drgn = pytest.importorskip("drgn")
+    prog = drgn.Program()
+    prog.set_core_dump(out)
+    prog.load_debug_info([rec["vmlinux"]])
+    assert prog["init_uts_ns"].name.release.string_().decode() == rec["release"]
