@@ -42,6 +42,8 @@ INT_IDS = {12, 13, 18, 35}
 WORD_IDS = {4, 9, 14, 22, 27, *range(29, 35), *range(36, 43)}
 #: jiffies_64 is a u64 everywhere
 U64_IDS = {10}
+#: arrays of ``unsigned long``: the cpumasks, node_states (nodemask_t[]), __per_cpu_offset
+WORD_ARRAY_IDS = {5, 6, 7, 8, 16, 17}
 #: the most ID choices tried between two anchors
 MAX_CHOICES = 4096
 
@@ -132,6 +134,8 @@ def _fits(ident: int, size: int, word: int) -> bool:
         return size == word
     if ident in U64_IDS:
         return size == 8
+    if ident in WORD_ARRAY_IDS:
+        return size >= word and size % word == 0
     return True
 
 
