@@ -130,6 +130,8 @@ def test_full_dump_with_vmlinux(rec):
 
 @pytest.mark.parametrize("form", ["minidump.elf", "md"])
 def test_firmware_forms(rec, form):
+    if form == "minidump.elf" and not rec.get("minidump_elf"):
+        pytest.skip("the kernel registered no ELF header (v3 on 16K pages): no minidump.elf")
     path = rec["minidump_elf"] if form == "minidump.elf" else rec["md_dir"]
     table = expected(rec)
     for argv in ([path], ["--vmlinux", rec["vmlinux"], path]):

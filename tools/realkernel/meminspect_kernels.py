@@ -599,37 +599,21 @@ def assemble(record: dict) -> dict:
     names = enum_names()
     table = read_table(dump, record["inspect_entries"]["pa"], names)
     by_id = {row["id"]: row for row in table}
-    if 1 not in by_id or 2 not in by_id:
-        raise HarnessError(f"{name}: no ELF header (ID 1) or VMCOREINFO (ID 2) registered")
-    elf_row, vmci_row = by_id[1], by_id[2]
-    header = dump.read(elf_row["pa"], elf_row["size"])
-    phoff, = struct.unpack_from("<Q", header, 32)
-    phnum, = struct.unpack_from("<H", header, 56)
-    phdrs = [struct.unpack_from("<IIQQQQQQ", header, phoff + 56 * i) for i in range(phnum)]
+    if 2 not in by_id:
+        raise HarnessError(f"{name}: no VMCOREINFO (ID 2) registered")
+    vmci_row = by_id[2]
     vmcoreinfo = dump.read(vmci_row["pa"], vmci_row["size"])
-    aligned = vmcoreinfo + b"\0" * (-len(vmcoreinfo) % 4)
-    image = bytearray(header + aligned)
-    for p_type, _, offset, _, paddr, filesz, _, _ in phdrs:
-        if p_type != 1 or not filesz:
-            continue
-        data = dump.read(paddr, filesz)
-        if len(image) < offset:
-            image += b"\0" * (offset - len(image))
-        image[offset:offset + filesz] = data
-    elf = out / f"{name}-minidump.elf"
-    elf.write_bytes(bytes(image))
-    md = out / f"{name}-md"
-    shutil.rmtree(md, ignore_errors=True)
-    md.mkdir()
-    files = []
-    for row in table:       # traversal order: ascending id (the backend's probe)
-        if not row["size"] or not (row["va"] or row["pa"]):
-            continue
-        label = QCOM_V3_NAMES[row["id"]] if row["id"] < len(QCOM_V3_NAMES) else "unknown"
-        blob = f"md_K{label[:8]}{row['id']}.BIN"
-        size = (row["size"] + 3) & ~3
-        (md / blob).write_bytes(dump.read(row["pa"], size))
-        files.append(blob)
+    md, files = _md_dir(out / f"{name}-md", dump, table)
+    extra = {}
+    if 1 not in by_id:
+        # v3 on 16K (or 64K) pages: init_elfheader asks dma_alloc_from_contiguous for
+        # buf_sz >> PAGE_SHIFT pages, 0 when the header is smaller than a page, and fails
+        # ("meminspect: failed to prepare crashdump ELF header: -12"): no header, so QDL
+        # has no minidump.elf to assemble; the addresses are only in the Sahara table
+        _sahara_table(md / "sahara_table.bin", table, files)
+        extra = {"minidump_elf": None, "minidump_elf_bytes": 0, "phdrs": []}
+    else:
+        extra = _minidump_elf(out / f"{name}-minidump.elf", dump, by_id[1], vmcoreinfo)
     objects = truth_objects(record, dump, table, names)
     for row in table:
         row["object"] = objects.get(row["id"])
@@ -640,9 +624,55 @@ def assemble(record: dict) -> dict:
         magic, checksum = struct.unpack_from("<II", block)
         kinfo = {"pa": KINFO_BASE, "magic": magic, "checksum": checksum,
                  "filled": magic == 0xCCEEDDFF}
-    return {"table": table, "minidump_elf": str(elf), "minidump_elf_bytes": len(image),
-            "md_dir": str(md), "md_files": files, "vmcoreinfo_text": vmcoreinfo.decode(
-                errors="replace"), "kinfo": kinfo,
+    return {"table": table, **extra, "md_dir": str(md), "md_files": files,
+            "vmcoreinfo_text": vmcoreinfo.decode(errors="replace"), "kinfo": kinfo}
+
+
+def _md_dir(md: Path, dump: "Dump", table: list[dict]) -> tuple[Path, list[str]]:
+    """The backend's md_*.BIN files: every region it adds, in traversal order."""
+    shutil.rmtree(md, ignore_errors=True)
+    md.mkdir()
+    files = []
+    for row in table:       # traversal order: ascending id (the backend's probe)
+        if not row["size"] or not (row["va"] or row["pa"]):
+            continue
+        label = QCOM_V3_NAMES[row["id"]] if row["id"] < len(QCOM_V3_NAMES) else "unknown"
+        blob = f"md_K{label[:8]}{row['id']}.BIN"
+        (md / blob).write_bytes(dump.read(row["pa"], (row["size"] + 3) & ~3))
+        files.append(blob)
+    return md, files
+
+
+def _sahara_table(path: Path, table: list[dict], files: list[str]) -> None:
+    """The Sahara 64-bit memory-debug table (qdl's sahara_debug_region64: type, addr, length,
+    region[20], filename[20]) the firmware sends for those files."""
+    by_name = {f"md_K{(QCOM_V3_NAMES[r['id']] if r['id'] < len(QCOM_V3_NAMES) else 'unknown')[:8]}"
+               f"{r['id']}.BIN": r for r in table}
+    out = b""
+    for name in files:
+        row = by_name[name]
+        out += struct.pack("<QQQ20s20s", 0, row["pa"], (row["size"] + 3) & ~3,
+                           name[:-4].encode()[:20], name.encode()[:20])
+    path.write_bytes(out)
+
+
+def _minidump_elf(path: Path, dump: "Dump", elf_row: dict, vmcoreinfo: bytes) -> dict:
+    """What QDL assembles: the kernel's ELF header, VMCOREINFO, then each PT_LOAD's bytes."""
+    header = dump.read(elf_row["pa"], elf_row["size"])
+    phoff, = struct.unpack_from("<Q", header, 32)
+    phnum, = struct.unpack_from("<H", header, 56)
+    phdrs = [struct.unpack_from("<IIQQQQQQ", header, phoff + 56 * i) for i in range(phnum)]
+    aligned = vmcoreinfo + b"\0" * (-len(vmcoreinfo) % 4)
+    image = bytearray(header + aligned)
+    for p_type, _, offset, _, paddr, filesz, _, _ in phdrs:
+        if p_type != 1 or not filesz:
+            continue
+        data = dump.read(paddr, filesz)
+        if len(image) < offset:
+            image += b"\0" * (offset - len(image))
+        image[offset:offset + filesz] = data
+    path.write_bytes(bytes(image))
+    return {"minidump_elf": str(path), "minidump_elf_bytes": len(image),
             "phdrs": [{"type": p[0], "offset": p[2], "vaddr": p[3], "paddr": p[4],
                        "filesz": p[5], "memsz": p[6]} for p in phdrs]}
 
@@ -702,14 +732,17 @@ def cmd_samples(_args=None) -> list[str]:
     ``samples/meminspect-v3/<name>/`` (the CI tests read them; no kernel needed)."""
     written = []
     for name, record in sorted(captures().items()):
-        elf = Path(record["minidump_elf"])
-        if elf.stat().st_size > SAMPLE_LIMIT:
+        elf = Path(record["minidump_elf"]) if record.get("minidump_elf") else None
+        if elf is not None and elf.stat().st_size > SAMPLE_LIMIT:
             log(f"{name}: minidump.elf is {elf.stat().st_size} bytes; not bundled")
             continue
         dest = SAMPLES / name
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
-        shutil.copy(elf, dest / "minidump.elf")
+        if elf is not None:
+            shutil.copy(elf, dest / "minidump.elf")
+        else:     # no kernel ELF header (v3 on 16K pages): the md files and Sahara table
+            shutil.copytree(record["md_dir"], dest / "md")
         table = [{k: row[k] for k in ("id", "name", "va", "pa", "size", "object")}
                  for row in record["table"]]
         (dest / "table.json").write_text(json.dumps(table, indent=1) + "\n")
