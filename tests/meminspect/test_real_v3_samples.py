@@ -1,6 +1,6 @@
 """Real meminspect v3 kernels, as firmware hands them over (CI; no kernel needed).
 
-``samples/meminspect-v3/<capture>/`` holds what ``tools/realkernel/meminspect_kernels.py
+``tests/data/meminspect-v3/<capture>/`` holds what ``tools/realkernel/meminspect_kernels.py
 samples`` bundled from a real boot of the v3 series on Linux 7.2.13 under QEMU, panicked
 with sysrq-c: QDL's ``minidump.elf``, the kernel's own runtime table (``table.json``: id,
 va, pa, size, and what the kernel registered there, from its source and its own
@@ -20,7 +20,7 @@ import pytest
 from minidump.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples" / "meminspect-v3"
+SAMPLES = ROOT / "tests" / "data" / "meminspect-v3"
 NAMES = sorted(p.name for p in SAMPLES.iterdir() if (p / "table.json").exists()) \
     if SAMPLES.is_dir() else []
 

@@ -32,7 +32,7 @@ with the fixes a real x86_64 build needs, and tinyconfig-based configs.  This to
     prints JSON describing the builds and captures;
 ``samples``
     bundles each capture's ``minidump.elf``, runtime table, console log and build facts
-    under ``samples/meminspect-v3/<name>/`` for the CI tests (``md_files`` rebuilds the
+    under ``tests/data/meminspect-v3/<name>/`` for the CI tests (``md_files`` rebuilds the
     backend's md_*.BIN files from them).
 
 Everything lands under ``$MINIDUMP_REALKERNEL_CACHE`` (default
@@ -693,7 +693,7 @@ def captures() -> dict[str, dict]:
 #: the bundled samples: small enough to ship (the 52-bit LPA2 boot's mem_section root alone
 #: is 1 MiB)
 SAMPLE_LIMIT = 1 << 20
-SAMPLES = REPO / "samples" / "meminspect-v3"
+SAMPLES = REPO / "tests" / "data" / "meminspect-v3"
 
 
 def md_files(elf: bytes, table: list[dict]) -> dict[str, bytes]:
@@ -729,7 +729,7 @@ def md_files(elf: bytes, table: list[dict]) -> dict[str, bytes]:
 
 def cmd_samples(_args=None) -> list[str]:
     """Copy each capture's minidump.elf, runtime table, console and build facts into
-    ``samples/meminspect-v3/<name>/`` (the CI tests read them; no kernel needed)."""
+    ``tests/data/meminspect-v3/<name>/`` (the CI tests read them; no kernel needed)."""
     written = []
     for name, record in sorted(captures().items()):
         elf = Path(record["minidump_elf"]) if record.get("minidump_elf") else None
@@ -772,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--timeout", type=float, default=600)
     sub.add_parser("paths", help="JSON of the captures")
     sub.add_parser("samples", help="bundle each capture's minidump.elf, table and console "
-                                   "under samples/meminspect-v3/")
+                                   "under tests/data/meminspect-v3/")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
