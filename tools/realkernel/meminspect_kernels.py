@@ -110,6 +110,21 @@ VARIANTS = {
                            "-d", "ARM64_PA_BITS_52", "-e", "ARM64_PA_BITS_48"),
                           "arch/arm64/boot/Image", ("qemu-system-aarch64", "-M", "virt"),
                           ("cortex-a57",), "ttyAMA0"),
+    # with KASLR (the shared configs have none): image, direct map and vmalloc randomized
+    "x86_64-kaslr": Variant("x86_64-kaslr", "x86_64", "x86", "", "config-x86_64-tiny-meminspect",
+                            ("-e", "RELOCATABLE", "-e", "RANDOMIZE_BASE",
+                             "-e", "RANDOMIZE_MEMORY"),
+                            "arch/x86/boot/bzImage", ("qemu-system-x86_64", "-machine", "pc"),
+                            ("",), "ttyS0"),
+    # Debian's arm64 layout (48-bit VA, 4K pages) with KASLR: the seed is QEMU's
+    # /chosen/kaslr-seed, kept in the dumped device tree
+    "arm64-va48-kaslr": Variant("arm64-va48-kaslr", "arm64", "arm64", "aarch64-linux-gnu-",
+                                "config-arm64-tiny-meminspect",
+                                ("-d", "ARM64_VA_BITS_52", "-e", "ARM64_VA_BITS_48",
+                                 "-d", "ARM64_PA_BITS_52", "-e", "ARM64_PA_BITS_48",
+                                 "-e", "RELOCATABLE", "-e", "RANDOMIZE_BASE"),
+                                "arch/arm64/boot/Image", ("qemu-system-aarch64", "-M", "virt"),
+                                ("cortex-a57",), "ttyAMA0"),
     # 16K pages, 47-bit VA
     "arm64-16k": Variant("arm64-16k", "arm64", "arm64", "aarch64-linux-gnu-",
                          "config-arm64-tiny-meminspect",
@@ -445,7 +460,8 @@ def _capture(spec: Variant, built: dict, cpu: str, timeout: float) -> dict:
               "vmcore": str(vmcore), "vmcore_bytes": vmcore.stat().st_size,
               "console_log": str(console), "cmdline": cmdline, "qemu_command": cmd,
               "config_keys": built["config_keys"], **result,
-              "inspect_entries": {"va": table_va, "pa": table_pa, "size": table_size},
+              "inspect_entries": {"va": (table_va + result["kaslr_offset"]) & (2**64 - 1),
+                                  "pa": table_pa, "size": table_size},
               "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     record.update(assemble(record))
     harness.write_json(out / f"{name}.json", record)
@@ -488,6 +504,11 @@ def _drive(proc, sock: Path, console: Path, vmcore: Path, start: float, timeout:
 
     harness.wait_for(panicked, timeout, "the panic on the serial console", interval=0.3)
     boot = time.monotonic() - start
+    # panic() prints the KASLR offset (dump_kernel_offset): symbols move by it
+    match = re.search(rb"Kernel Offset: (0x[0-9a-f]+|disabled)", console.read_bytes())
+    offset = int(match.group(1), 16) if match and match.group(1) != b"disabled" else 0
+    table_va = (table_va + offset) & (2**64 - 1)
+    pointers = {name: (va + offset) & (2**64 - 1) for name, va in pointers.items()}
     time.sleep(1.0)
     qmp = harness.QMP(harness.wait_for(lambda: sock.exists() and sock, 30, "QMP socket"))
     qmp.execute("stop")
@@ -512,6 +533,7 @@ def _drive(proc, sock: Path, console: Path, vmcore: Path, start: float, timeout:
         pass
     qmp.close()
     return {"boot_seconds": round(boot, 1), "registers": registers, "table_pa": table_pa,
+            "kaslr_offset": offset,
             "pointers": {name: {"va": pointers[name], "pa": gpa[name]} for name in pointers}}
 
 
