@@ -749,6 +749,58 @@ def md_files(elf: bytes, table: list[dict]) -> dict[str, bytes]:
     return out
 
 
+#: captures whose full dump is also bundled, trimmed to the pages minidump reads
+TRIMMED = ("x86_64", "arm64-va52-cortex-a57")
+
+
+def trimmed_dump(record: dict, dest: Path) -> int:
+    """The full dump cut down to the 4 KiB pages ``extract`` (no vmlinux), ``regions``,
+    ``dmesg`` and ``info`` read from it, plus the page VMCOREINFO starts on: real bytes at
+    real physical addresses, an ELF core as QEMU writes it (p_vaddr 0), without the rest of
+    RAM.  Returns its size."""
+    sys.path.insert(0, str(REPO))
+    import minidump
+    from minidump.kernel.memory import PhysicalMemory
+    reads: list[tuple[int, int]] = []
+    original = PhysicalMemory.read
+
+    def read(self, paddr, size, what=""):
+        reads.append((paddr, size))
+        return original(self, paddr, size, what)
+
+    PhysicalMemory.read = read
+    try:
+        with minidump.extract(record["vmcore"]) as cap:
+            cap.regions
+        with minidump.open(record["vmcore"]) as cap:
+            cap.dmesg()
+            cap.facts()
+    finally:
+        PhysicalMemory.read = original
+    # extract copies each region's bytes without reading them, and the VMCOREINFO search
+    # scans the file: every registered region, whole
+    reads += [(row["pa"], (row["size"] + 3) & ~3) for row in record["table"] if row["size"]]
+    pages = sorted({page for paddr, size in reads
+                    for page in range(paddr & ~0xFFF, paddr + size, 0x1000)})
+    runs: list[list[int]] = []
+    for page in pages:
+        if runs and runs[-1][0] + runs[-1][1] == page:
+            runs[-1][1] += 0x1000
+        else:
+            runs.append([page, 0x1000])
+    dump = Dump(Path(record["vmcore"]))
+    machine = {"x86_64": 62, "arm64": 183}[record["arch"]]
+    header = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 4, machine,
+                         1, 0, 64, 0, 0, 64, 56, len(runs), 0, 0, 0)
+    offset = 64 + 56 * len(runs)
+    phdrs, data = b"", b""
+    for paddr, size in runs:
+        phdrs += struct.pack("<IIQQQQQQ", 1, 0, offset + len(data), 0, paddr, size, size, 0)
+        data += dump.read(paddr, size)
+    dest.write_bytes(header + phdrs + data)
+    return dest.stat().st_size
+
+
 def cmd_samples(_args=None) -> list[str]:
     """Copy each capture's minidump.elf, runtime table, console and build facts into
     ``tests/data/meminspect-v3/<name>/`` (the CI tests read them; no kernel needed)."""
@@ -775,6 +827,9 @@ def cmd_samples(_args=None) -> list[str]:
         facts["patches"] = patch_digest()
         facts["kinfo"] = record.get("kinfo")
         (dest / "kernel.json").write_text(json.dumps(facts, indent=1) + "\n")
+        if name in TRIMMED:
+            size = trimmed_dump(record, dest / "full-trimmed.vmcore")
+            log(f"{name}: full dump trimmed to the pages read: {size} bytes")
         written.append(name)
         log(f"{name}: {dest}")
     return written
