@@ -25,6 +25,8 @@ examples:
   minidump triage captures/ --workers 8 --timeout 30
   minidump triage captures/ --scheduler local:4              # a Dask LocalCluster of 4 processes
   minidump triage /shared/captures --scheduler tcp://sched:8786   # a Dask cluster, shared FS
+  minidump triage captures/ --db fleet.sqlite   # keep the records; a re-run reads only new ones
+  minidump report fleet.sqlite -o report.html   # then one HTML page of the whole store
 what is a capture: a md_*.BIN directory, a Raw_Dmp! image, an item-602 blob, an ELF vmcore, or
   a directory holding MEMORY.txt (RAM images: one FILE@PADDR per line; a bare FILE line names
   the input holding the SMEM table or the item-602 blob, else the first image is the input)
@@ -52,6 +54,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="give up on a capture after this long (default 60; 0: never)")
     p.add_argument("--memory-limit", metavar="MIB", type=int, default=2048,
                    help="address-space cap of each local worker (default 2048; 0: none)")
+    p.add_argument("--db", metavar="FILE",
+                   help="keep every record in this SQLite store (created if absent): a re-run "
+                        "reads only new or changed captures, and the summary covers every "
+                        "capture the store holds, across runs")
     return p
 
 
@@ -70,27 +76,69 @@ def run(args) -> tuple[Document, ExitCode]:
     start = time.monotonic()
     found = discover(args.paths)
     timeout = args.timeout or None
-    with Counter(len(found.specs), "triage", enabled=not args.json) as advance:
-        on_record = (lambda rec: advance(1)) if advance else None
-        if args.scheduler:
-            from minidump.fleet.dask import run_dask
-            records, interrupted = run_dask(found.specs, args.scheduler, timeout=timeout,
-                                            on_record=on_record)
-            engine = f"dask {args.scheduler}"
+    if args.scheduler:
+        engine = f"dask {args.scheduler}"
+    else:
+        from minidump.fleet.local import LocalPool
+        pool = LocalPool(args.workers, timeout=timeout,
+                         memory_limit=args.memory_limit << 20 or None)
+        engine = f"local, {pool.workers} worker processes"
+    store = plan = writer = None
+    specs = found.specs
+    if args.db:
+        from minidump.fleet.store import Store, Writer
+        store = Store(args.db)
+        found.skipped = [p for p in found.skipped if not _is_store_file(p, args.db)]
+        run_id = store.begin_run(args.paths, engine)
+        plan = store.plan(found.specs, run_id)
+        specs = plan.read
+        writer = Writer(store, run_id, plan)
+    try:
+        with Counter(len(specs), "triage", enabled=not args.json) as advance:
+            def on_record(rec: dict) -> None:
+                if writer is not None:
+                    writer.add(rec)
+                if advance:
+                    advance(1)
+            if args.scheduler:
+                from minidump.fleet.dask import run_dask
+                read, interrupted = run_dask(specs, args.scheduler, timeout=timeout,
+                                             on_record=on_record) if specs else ([], False)
+            else:
+                read, interrupted = pool.run(specs, on_record)
+        if store is None:
+            records, every = read, read
         else:
-            from minidump.fleet.local import LocalPool
-            pool = LocalPool(args.workers, timeout=timeout,
-                             memory_limit=args.memory_limit << 20 or None)
-            records, interrupted = pool.run(found.specs, on_record)
-            engine = f"local, {pool.workers} worker processes"
-    summary = summarize(records, skipped=found.skipped, interrupted=interrupted, engine=engine,
-                        elapsed_s=time.monotonic() - start)
+            writer.flush()
+            fresh = iter(read)
+            records = [plan.kept[i] if i in plan.kept else next(fresh)
+                       for i in range(len(found.specs))]
+            store.end_run(run_id, found=len(found.specs), read=len(read), moved=plan.moved,
+                          unchanged=plan.unchanged, interrupted=interrupted)
+            every = list(store.records())
+        summary = summarize(every, skipped=found.skipped, interrupted=interrupted,
+                            engine=engine, elapsed_s=time.monotonic() - start)
+        if store is not None:
+            summary["store"] = {"path": args.db, "schema_version": store.version, "run": run_id,
+                                "found": len(found.specs), "read": len(read),
+                                "moved": plan.moved, "unchanged": plan.unchanged,
+                                "runs": len(store.runs())}
+    finally:
+        if store is not None:
+            store.close()
     document = Document("triage", {"records": newest_first(records), "summary": summary},
                         args.json)
     if interrupted:
         return document, ExitCode.INTERRUPTED
-    whole = all(rec["status"] == "ok" for rec in records)
+    whole = all(rec["status"] == "ok" for rec in records)   # this run's captures
     return document, ExitCode.OK if whole else ExitCode.LOST
+
+
+def _is_store_file(path: str, db: str) -> bool:
+    """The store itself or SQLite's files beside it (never listed as skipped captures)."""
+    import os
+    base = os.path.abspath(db)
+    return os.path.abspath(path) in (base, base + "-wal", base + "-shm", base + "-journal")
 
 
 __all__ = ["add_parser", "run"]

@@ -24,7 +24,7 @@ import threading
 from typing import Callable
 
 from minidump.errors import MinidumpError, UsageError
-from minidump.fleet.triage import failed, triage_one
+from minidump.fleet.triage import NOT_READ, failed, triage_one
 
 #: kminidump is not on PyPI yet: the extra works from a checkout, the package from anywhere
 INSTALL = ("--scheduler needs Dask: pip install 'distributed>=2023.1' (in a checkout: "
@@ -140,5 +140,5 @@ def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
             cluster.close()
     for i, rec in enumerate(records):
         if rec is None:
-            records[i] = failed(specs[i], "not read: the run was interrupted")
+            records[i] = failed(specs[i], NOT_READ)
     return records, interrupted

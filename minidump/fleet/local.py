@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Callable
 
-from minidump.fleet.triage import failed, triage_one
+from minidump.fleet.triage import NOT_READ, failed, triage_one
 
 #: the per-worker address-space cap by default
 MEMORY_LIMIT = 2 << 30
@@ -165,5 +165,5 @@ class LocalPool:
                 worker.conn.close()
         for index, rec in enumerate(records):
             if rec is None:
-                records[index] = failed(specs[index], "not read: the run was interrupted")
+                records[index] = failed(specs[index], NOT_READ)
         return records, interrupted

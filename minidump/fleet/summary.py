@@ -21,7 +21,8 @@ def summarize(records: list[dict], *, skipped: list[str] = (), interrupted: bool
     """The summary object: counts by status, then one group per signature, newest first.
 
     Each group: ``signature``, ``basis``, ``event``, ``count``, ``first_seen`` /
-    ``last_seen``, ``releases`` affected and up to three ``examples``.  Read
+    ``last_seen``, ``releases`` and ``arches`` affected, ``days`` (captures per UTC
+    day seen) and up to three ``examples``.  Read
     captures without a crash event are counted under ``no_crash``; failures
     are listed in ``errors`` with their reason.
     """
@@ -39,19 +40,25 @@ def summarize(records: list[dict], *, skipped: list[str] = (), interrupted: bool
         group = groups.setdefault(crash["signature"], {
             "signature": crash["signature"], "basis": crash.get("basis"),
             "event": crash.get("event"), "count": 0, "first_seen": None, "last_seen": None,
-            "releases": [], "examples": []})
+            "releases": [], "arches": [], "days": {}, "examples": []})
         group["count"] += 1
         when = _when(rec) or None
+        if when:
+            group["days"][when[:10]] = group["days"].get(when[:10], 0) + 1
         if when and (group["last_seen"] is None or when > group["last_seen"]):
             group["last_seen"] = when
         if when and (group["first_seen"] is None or when < group["first_seen"]):
             group["first_seen"] = when
         if rec.get("release") and rec["release"] not in group["releases"]:
             group["releases"].append(rec["release"])
+        if rec.get("arch") and rec["arch"] not in group["arches"]:
+            group["arches"].append(rec["arch"])
         if len(group["examples"]) < EXAMPLES:
             group["examples"].append(rec["input"])
     for group in groups.values():
         group["releases"].sort()
+        group["arches"].sort()
+        group["days"] = dict(sorted(group["days"].items()))
     ordered = sorted(groups.values(), key=lambda g: (g["last_seen"] or "", g["count"]),
                      reverse=True)
     counts = {status: sum(1 for r in records if r["status"] == status)

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 FIELDS = ("type", "input", "container", "status", "error", "problems", "release", "build_id",
           "arch", "uptime", "crash", "regions", "seen", "timings")
 
+#: the error of a capture an interrupted run never read (a store does not keep it)
+NOT_READ = "not read: the run was interrupted"
 PANIC = "Kernel panic - not syncing:"
 #: first lines of an oops or a BUG, as the kernel prints them (arch/*/mm/fault.c,
 #: arch/arm64/kernel/traps.c die(), lib/bug.c, arch/x86/kernel/traps.c)

@@ -555,8 +555,15 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
     if summary["skipped"]:
         _line(console, f"not captures (skipped): {len(summary['skipped'])} files, e.g. "
                       + ", ".join(summary["skipped"][:3]))
-    rate = (f"; {summary['captures'] / summary['elapsed_s']:.1f} captures/s"
+    store = summary.get("store")
+    done = store["read"] if store else summary["captures"]
+    rate = (f"; {done / summary['elapsed_s']:.1f} captures/s"
             if summary.get("elapsed_s") else "")
+    if store:
+        _line(console, f"store {store['path']} (run {store['run']} of {store['runs']}): "
+                      f"{store['found']} captures found, {store['read']} read, "
+                      f"{store['unchanged']} unchanged, {store['moved']} moved; "
+                      "the crashes and counts cover the whole store")
     _line(console, f"{summary['captures']} captures: {summary['ok']} ok, "
                   f"{summary['partial']} partial, {summary['error']} errors; "
                   f"{len(summary['signatures'])} crash signatures; {summary['engine']}, "
