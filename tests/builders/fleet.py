@@ -41,6 +41,7 @@ CORRUPT = ("rawdump-truncated", "elf-truncated", "md-no-log", "md-no-vmcoreinfo"
            "ram-missing-image")
 #: base of the captures' mtimes (2025-10-21 12:00:00 UTC)
 EPOCH = 1761048000
+DAY = 86400
 assert all(len(t) == len(SAMPLE_TEXT) for t in TEXTS)
 assert all(len(f) == len(FUNCTIONS[0]) for f in FUNCTIONS) and len(set(map(len, SYSRQ))) == 1
 assert all(len(r) == len(SAMPLE_RELEASE) for r in RELEASES) and len(set(map(len, NO_PANIC))) == 1
@@ -126,12 +127,13 @@ def make_corrupt(out: Path, kind: str, cache: Path) -> tuple[Path, str]:
 
 
 def make_fleet(root: Path, count: int, *, corrupt_every: int = 20,
-               no_panic_every: int = 25) -> dict[str, dict]:
+               no_panic_every: int = 25, epoch: int = EPOCH) -> dict[str, dict]:
     """``count`` captures under ``root`` (in nested folders, as a fleet's upload area might be).
 
     Every ``corrupt_every``-th capture is damaged (the kinds of :data:`CORRUPT`
     in turn), every ``no_panic_every``-th has no crash in its log; the others
-    cycle through the containers, crash texts and releases.  Returns
+    cycle through the containers, crash texts and releases.  Capture ``i``'s mtime
+    is ``epoch + 60 * i`` (pass ``EPOCH + DAY`` for the next day's uploads).  Returns
     ``{path: {"kind", "status", "panic", "release"}}``.
     """
     cache = root.parent / f"{root.name}.cache"
@@ -165,7 +167,7 @@ def make_fleet(root: Path, count: int, *, corrupt_every: int = 20,
             path = make_capture(out, kind, swaps, cache)
             truth[str(path)] = {"kind": kind, "status": "ok", "panic": panic,
                                 "release": release}
-        os.utime(path, (EPOCH + 60 * i, EPOCH + 60 * i))
+        os.utime(path, (epoch + 60 * i, epoch + 60 * i))
     return truth
 
 
