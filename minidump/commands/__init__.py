@@ -19,6 +19,7 @@ COMMANDS = {
     "dmesg": "print the kernel log from any capture, using VMCOREINFO only",
     "vmcoreinfo": "print a capture's VMCOREINFO, or generate one from a vmlinux",
     "triage": "many captures at once: one record each, crashes grouped by signature",
+    "report": "one self-contained HTML page of a triage store (triage --db)",
     "completion": "print a tab-completion script for bash, zsh or tcsh",
 }
 

@@ -572,7 +572,17 @@ def render_triage(doc: dict[str, Any], out: TextIO, *, width: int | None = None)
                      if summary["interrupted"] else ""))
 
 
+def render_report(doc: dict[str, Any], out: TextIO, *, width: int | None = None) -> None:
+    """What ``report`` wrote, in one line."""
+    from minidump.report import size_text
+    console = make_console(out, width)
+    _line(console, f"{doc['output']}: {size_text(doc['size'])}; {doc['captures']} captures "
+                   f"({doc['ok']} ok, {doc['partial']} partial, {doc['error']} failed), "
+                   f"{doc['signatures']} crash signatures, {doc['releases']} releases")
+
+
 RENDERERS: dict[str, Callable[[Any, TextIO], None]] = {
+    "report": render_report,
     "triage": render_triage,
     "regions": render_regions,
     "build": render_build,
