@@ -53,7 +53,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=60.0,
                    help="give up on a capture after this long (default 60; 0: never)")
     p.add_argument("--memory-limit", metavar="MIB", type=int, default=2048,
-                   help="address-space cap of each local worker (default 2048; 0: none)")
+                   help="address-space cap of each process reading captures, local or on "
+                        "Dask with --timeout (default 2048; 0: none)")
     p.add_argument("--db", metavar="FILE",
                    help="keep every record in this SQLite store (created if absent): a re-run "
                         "reads only new or changed captures, and the summary covers every "
@@ -102,8 +103,9 @@ def run(args) -> tuple[Document, ExitCode]:
                     advance(1)
             if args.scheduler:
                 from minidump.fleet.dask import run_dask
-                read, interrupted = run_dask(specs, args.scheduler, timeout=timeout,
-                                             on_record=on_record) if specs else ([], False)
+                read, interrupted = run_dask(
+                    specs, args.scheduler, timeout=timeout, on_record=on_record,
+                    memory_limit=args.memory_limit << 20 or None) if specs else ([], False)
             else:
                 read, interrupted = pool.run(specs, on_record)
         if store is None:

@@ -12,15 +12,16 @@ What cannot be lost on Dask either:
 - a capture whose worker dies gives a ``KilledWorker`` error record (the
   local cluster is told not to retry it on another worker; a remote
   scheduler applies its own ``distributed.scheduler.allowed-failures``);
-- a capture that hangs is given up after the timeout: a thread inside a
-  Dask worker cannot be killed, so it is left behind and the worker goes on
-  with the next capture;
+- a capture that hangs is stopped at the timeout: with a timeout, each worker
+  thread reads its captures in a child process of its own
+  (:mod:`.helper`), which is killed when a capture overstays, so the worker
+  is free for the next capture at once (a thread cannot be killed); the child
+  also carries the local pool's address-space cap;
 - Ctrl-C cancels what is queued and keeps what is done.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
 from minidump.errors import MinidumpError, UsageError
@@ -31,19 +32,13 @@ INSTALL = ("--scheduler needs Dask: pip install 'distributed>=2023.1' (in a chec
            "pip install '.[dask]')")
 
 
-def _guarded(spec: dict, work: Callable[[dict], dict], timeout: float | None) -> dict:
-    """``work(spec)`` in a thread given ``timeout`` seconds (a Dask task cannot be killed)."""
+def _guarded(spec: dict, work: Callable[[dict], dict], timeout: float | None,
+             memory_limit: int | None = None) -> dict:
+    """``work(spec)`` on a Dask worker: in a child process it can kill, with a timeout."""
     if not timeout:
         return work(spec)
-    box: list[dict] = []
-    thread = threading.Thread(target=lambda: box.append(work(spec)), daemon=True,
-                              name=f"minidump-triage {spec['input']}")
-    thread.start()
-    thread.join(timeout)
-    if box:
-        return box[0]
-    return failed(spec, f"timed out after {timeout:g} s; its thread is abandoned on the worker",
-                  timeout)
+    from minidump.fleet.helper import run_guarded
+    return run_guarded(spec, work, timeout, memory_limit)
 
 
 def require() -> None:
@@ -99,6 +94,7 @@ def _outcome(future, spec: dict) -> dict | None:
 
 
 def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
+             memory_limit: int | None = None,
              on_record: Callable[[dict], None] | None = None,
              func: Callable[[dict], dict] = triage_one) -> tuple[list[dict], bool]:
     """A record per spec, in the specs' order, computed on Dask; and whether interrupted."""
@@ -108,7 +104,8 @@ def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
     records: list[dict | None] = [None] * len(specs)
     interrupted = False
     try:
-        futures = client.map(_guarded, specs, work=func, timeout=timeout, pure=False)
+        futures = client.map(_guarded, specs, work=func, timeout=timeout,
+                             memory_limit=memory_limit, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         killed: list[int] = []
         try:
@@ -125,7 +122,7 @@ def run_dask(specs: list[dict], address: str, *, timeout: float | None = None,
             # so only the one that kills its worker by itself is recorded as having done so
             for i in sorted(killed):
                 future = client.submit(_guarded, specs[i], work=func, timeout=timeout,
-                                       pure=False)
+                                       memory_limit=memory_limit, pure=False)
                 wait([future])
                 records[i] = _outcome(future, specs[i]) or failed(
                     specs[i], "worker died (KilledWorker)")

@@ -199,3 +199,11 @@ def hangs_on_hang(spec: dict) -> dict:
         while True:
             time.sleep(1)
     return triage_one(spec)
+
+
+def hangs_telling_pid(spec: dict) -> dict:
+    """hangs_on_hang, writing the hanging process's id to ``INPUT.pid`` first."""
+    if "hang" in os.path.basename(spec["input"]):
+        with open(spec["input"] + ".pid", "w") as fh:
+            fh.write(str(os.getpid()))
+    return hangs_on_hang(spec)

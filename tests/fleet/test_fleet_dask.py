@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from builders import ROOT, SAMPLES, run
-from builders.fleet import dies_on_kill, make_fleet
+from builders.fleet import dies_on_kill, hangs_telling_pid, make_fleet
 from minidump.fleet.discover import discover
 from minidump.fleet.local import LocalPool
 
@@ -50,6 +50,28 @@ def test_a_capture_that_kills_its_dask_worker(tmp_path):
     assert [(os.path.basename(r["input"]), r["status"], r["error"]) for r in records] == [
         ("a.img", "ok", None), ("kill.img", "error", "worker died (KilledWorker)")]
     assert without_timings(records[:1]) == without_timings(local)
+
+
+def test_a_hanging_capture_is_stopped_at_the_timeout_and_its_worker_goes_on(tmp_path):
+    """One Dask worker with one thread: the hanging capture's process is killed at --timeout,
+    and the same worker then reads every other capture."""
+    from minidump.fleet.dask import run_dask
+    for name in ("hang.img", "a.img", "b.img", "c.img"):
+        shutil.copy(SAMPLES / "rawdump.img", tmp_path / name)
+    specs = discover([str(tmp_path)]).specs
+    records, interrupted = run_dask(specs, "local:1", timeout=3, func=hangs_telling_pid)
+    assert not interrupted
+    by_name = {os.path.basename(r["input"]): r for r in records}
+    assert {n: (r["status"], r["error"]) for n, r in by_name.items()} == {
+        "a.img": ("ok", None), "b.img": ("ok", None), "c.img": ("ok", None),
+        "hang.img": ("error", "timed out after 3 s; its process was killed")}
+    assert by_name["hang.img"]["timings"]["total_s"] >= 3
+    # the process that hung is gone (killed and reaped), not left running on the worker
+    pid = int((tmp_path / "hang.img.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    local, _ = LocalPool(1).run([s for s in specs if not s["input"].endswith("hang.img")])
+    assert without_timings([r for r in records if r["status"] == "ok"]) == without_timings(local)
 
 
 def test_without_dask_scheduler_says_how_to_install_it():
