@@ -137,6 +137,7 @@ def main(argv: list[str]) -> None:
     reference, fd, memory_limit = argv
     os.dup2(2, 1)                          # stray prints go to stderr, never into the socket
     threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True).start()
+    import minidump.fleet.warm  # noqa: F401  (imports what reading a capture needs, once)
     from minidump.fleet.local import _serve
     func = _resolve(reference)
     conn = Connection(int(fd))

@@ -85,7 +85,7 @@ class LocalPool:
         self.memory_limit = memory_limit
         self.func = func
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["minidump.fleet.triage", "minidump.api"])
+        self.context.set_forkserver_preload(["minidump.api", "minidump.fleet.warm"])
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
