@@ -83,6 +83,7 @@ class Helper:
 
     def run(self, spec: dict, timeout: float) -> dict | None:
         """``func(spec)``'s record; None when the child died or overstayed (it is killed)."""
+        from minidump.fleet.local import death_reason
         from minidump.fleet.triage import failed
         start = time.monotonic()
         try:
@@ -94,18 +95,10 @@ class Helper:
             if got is not None:
                 return got[1]
             self.process.wait()
-            return failed(spec, _death(self.process.returncode), time.monotonic() - start)
+            return failed(spec, death_reason(self.process.returncode), time.monotonic() - start)
         self.kill()
         return failed(spec, f"timed out after {timeout:g} s; its process was killed",
                       time.monotonic() - start)
-
-
-def _death(code: int | None) -> str:
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"worker died: killed by {name}{hint}"
-    return f"worker died: exit status {code}"
 
 
 _local = threading.local()

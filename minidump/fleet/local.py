@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Callable
 
@@ -33,6 +33,10 @@ from minidump.fleet.triage import NOT_READ, failed, triage_one
 MEMORY_LIMIT = 2 << 30
 #: how often the parent looks at the clock while every worker is busy
 TICK_S = 0.25
+#: captures handed to a worker at once: the one it reads and the next, waiting in its pipe,
+#: so it never waits for the parent between two (on a busy machine the parent may not get
+#: a CPU for milliseconds, and a capture takes ~10 ms)
+DEPTH = 2
 
 
 def _serve(conn, func: Callable[[dict], dict], memory_limit: int | None) -> None:
@@ -60,18 +64,24 @@ def _serve(conn, func: Callable[[dict], dict], memory_limit: int | None) -> None
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: object
-    index: int | None = None
+    #: the indexes sent to it, in order: the first is being read, the others wait in its pipe
+    queue: deque = field(default_factory=deque)
+    #: when it started on queue[0] (when the previous record came back, or when sent)
     started: float = 0.0
 
 
-def _death(process) -> str:
-    process.join(1)
-    code = process.exitcode
+def death_reason(code: int | None) -> str:
+    """Why a worker process with exit status ``code`` (negative: a signal) is gone."""
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
         hint = " (out of memory?)" if -code == signal.SIGKILL else ""
         return f"worker died: killed by {name}{hint}"
     return f"worker died: exit status {code}"
+
+
+def _death(process) -> str:
+    process.join(1)
+    return death_reason(process.exitcode)
 
 
 class LocalPool:
@@ -110,48 +120,51 @@ class LocalPool:
 
         try:
             pool = [self._start() for _ in range(min(self.workers, len(specs)))]
-            while pending or any(w.index is not None for w in pool):
+            while pending or any(w.queue for w in pool):
                 for worker in pool:
-                    if worker.index is None and pending:
-                        worker.index = pending.popleft()
-                        worker.started = time.monotonic()
+                    while len(worker.queue) < DEPTH and pending:
+                        index = pending.popleft()
+                        if not worker.queue:
+                            worker.started = time.monotonic()
+                        worker.queue.append(index)
                         try:
-                            worker.conn.send((worker.index, specs[worker.index]))
+                            worker.conn.send((index, specs[index]))
                         except OSError:      # it died before its task: found below
-                            pass
-                busy = [w for w in pool if w.index is not None]
+                            break
+                busy = [w for w in pool if w.queue]
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
                      timeout=TICK_S if self.timeout else None)
                 now = time.monotonic()
                 for slot, worker in enumerate(pool):
-                    if worker.index is None:
-                        continue
                     reason = None
-                    if worker.conn.poll():
+                    while worker.queue and reason is None and worker.conn.poll():
                         try:
                             index, rec = worker.conn.recv()
                         except (EOFError, OSError):
                             reason = _death(worker.process)
                         else:
-                            worker.index = None
+                            worker.queue.popleft()
+                            worker.started = now      # it went on with the next at once
                             done(index, rec)
-                            continue
-                    elif not worker.process.is_alive():
+                    if not worker.queue:
+                        continue
+                    if reason is None and not worker.process.is_alive():
                         reason = _death(worker.process)
-                    elif self.timeout and now - worker.started > self.timeout:
+                    elif reason is None and self.timeout and now - worker.started > self.timeout:
                         worker.process.kill()
                         worker.process.join()
                         reason = f"timed out after {self.timeout:g} s; worker killed"
                     if reason is not None:
-                        done(worker.index, failed(specs[worker.index], reason,
-                                                  now - worker.started))
+                        current = worker.queue.popleft()
+                        done(current, failed(specs[current], reason, now - worker.started))
+                        pending.extendleft(reversed(worker.queue))   # never started: next
                         worker.conn.close()
                         pool[slot] = self._start()
         except KeyboardInterrupt:
             interrupted = True
         finally:
             for worker in pool:
-                if interrupted or worker.index is not None:
+                if interrupted or worker.queue:
                     worker.process.kill()
                 else:
                     try:

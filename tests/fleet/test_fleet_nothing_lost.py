@@ -52,6 +52,22 @@ def test_a_capture_that_hangs(tmp_path):
                                 "hang.img": ("error", "timed out after 1 s; worker killed")}
 
 
+def test_captures_queued_behind_a_hang_or_a_death_are_read_by_the_next_worker(tmp_path):
+    """A worker holds the capture it reads and the next one (in its pipe); when it is killed
+    or dies, the one it had not started goes to the next worker, not to an error record."""
+    specs = captures(tmp_path, "hang.img", "a.img", "b.img")
+    records, _ = LocalPool(1, timeout=1, func=hangs_on_hang).run(specs)
+    assert outcome(records) == {"a.img": ("ok", None), "b.img": ("ok", None),
+                                "hang.img": ("error", "timed out after 1 s; worker killed")}
+    for path in tmp_path.iterdir():
+        path.unlink()
+    specs = captures(tmp_path, "a.img", "kill.img", "b.img", "c.img")
+    records, _ = LocalPool(1, func=dies_on_kill).run(specs)
+    assert outcome(records) == {
+        "a.img": ("ok", None), "b.img": ("ok", None), "c.img": ("ok", None),
+        "kill.img": ("error", "worker died: killed by SIGKILL (out of memory?)")}
+
+
 def slow_core(path):
     """A real input that takes a long time: an ELF core of 40,000 overlapping 1 MiB PT_LOADs
     (sparse, so it costs no disk) whose overlaps the planner must compare page by page."""
