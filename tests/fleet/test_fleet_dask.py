@@ -39,6 +39,20 @@ def test_local_cluster_gives_the_records_of_the_local_run(tmp_path, capsys):
     assert dask[-1]["engine"] == "dask local:2"
 
 
+def test_dask_records_go_into_the_store_like_local_ones(tmp_path, capsys):
+    """The store's one writer is the triage process: Dask workers send records back to it."""
+    root = tmp_path / "uploads"
+    make_fleet(root, 8, corrupt_every=4)
+    db = str(tmp_path / "fleet.sqlite")
+    code, out, err = run(capsys, "triage", str(root), "--json", "--scheduler", "local:2",
+                         "--db", db)
+    first = [json.loads(line) for line in out.splitlines()]
+    assert (code, err, first[-1]["store"]["read"]) == (3, "", 8)
+    code, out, err = run(capsys, "triage", str(root), "--json", "--workers", "1", "--db", db)
+    again = [json.loads(line) for line in out.splitlines()]
+    assert again[-1]["store"]["read"] == 0 and again[:-1] == first[:-1]
+
+
 def test_a_capture_that_kills_its_dask_worker(tmp_path):
     from minidump.fleet.dask import run_dask
     for name in ("a.img", "kill.img"):
