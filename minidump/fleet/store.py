@@ -109,10 +109,17 @@ def capture_files(spec: dict) -> tuple[str, list[str]]:
 
 
 def stat_key(base: str, files: list[str]) -> str:
-    """Names, sizes, mtimes and inodes of the files, as a short digest (raises OSError)."""
+    """Names, sizes, mtimes and inodes of the files, as a short digest (raises OSError but
+    for a missing file, which is part of what is hashed: an image MEMORY.txt names that
+    does not exist yet)."""
     h = hashlib.blake2b(digest_size=16)
     for path in files:
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:   # an image MEMORY.txt names is missing: part of the state
+            h.update(f"{os.path.relpath(path, base)}\0missing\0".encode("utf-8",
+                                                                        "surrogateescape"))
+            continue
         if not stat_mod.S_ISREG(st.st_mode):
             raise OSError(f"{path}: not a regular file")
         h.update(f"{os.path.relpath(path, base)}\0{st.st_size}\0{st.st_mtime_ns}\0"
@@ -126,6 +133,10 @@ def fingerprint(base: str, files: list[str]) -> str:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     for path in files:
+        if not os.path.lexists(path):
+            h.update(f"{os.path.relpath(path, base)}\0missing\0".encode("utf-8",
+                                                                        "surrogateescape"))
+            continue
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             h.update(f"{os.path.relpath(path, base)}\0{size}\0".encode("utf-8",

@@ -120,6 +120,24 @@ def test_a_moved_capture_is_not_counted_twice_and_a_changed_one_is_read_again(tm
     assert lines(out)[1]["store"]["read"] == 1 and lines(out)[1]["captures"] == 4
 
 
+def test_a_capture_missing_an_image_is_not_read_again_until_the_image_comes(tmp_path,
+                                                                             capsys):
+    shutil.copytree(SAMPLES / "ram", tmp_path / "ram")
+    image = (tmp_path / "ram" / "ddr6.bin").read_bytes()
+    (tmp_path / "ram" / "ddr6.bin").unlink()
+    db = str(tmp_path.parent / f"{tmp_path.name}.sqlite")
+    seen = []
+    for _ in range(2):
+        code, out, _ = run(capsys, "triage", str(tmp_path), "--db", db, "--json")
+        records, summary = lines(out)
+        seen.append((code, records[0]["status"], summary["store"]["read"]))
+    (tmp_path / "ram" / "ddr6.bin").write_bytes(image)
+    code, out, _ = run(capsys, "triage", str(tmp_path), "--db", db, "--json")
+    records, summary = lines(out)
+    seen.append((code, records[0]["status"], summary["store"]["read"]))
+    assert seen == [(3, "error", 1), (3, "error", 0), (0, "ok", 1)]
+
+
 def test_the_store_files_are_not_listed_as_skipped(tmp_path, capsys):
     shutil.copy(SAMPLES / "rawdump.img", tmp_path / "a.img")
     db = tmp_path / "fleet.sqlite"
