@@ -19,13 +19,15 @@ What is one capture:
 Paths named on the command line are always captures (a file no reader knows
 becomes an error record); files met while searching a directory that no
 reader knows are listed as ``skipped``, never dropped silently.  Symbolic
-links are followed once: the same file or directory reached twice is one
-capture (under the first path that reached it).
+links are followed once: the same file or directory (device and inode: through a
+symbolic or a hard link) reached twice is one capture (under the first path that
+reached it).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from minidump.errors import UsageError
@@ -77,14 +79,24 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _identity(path: str, status: os.stat_result | None = None):
+    """What makes two paths the same file or directory: its device and inode (one stat; a
+    path that cannot be stat()ed is its resolved name)."""
+    try:
+        status = status or os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (status.st_dev, status.st_ino)
+
+
 def discover(paths: list[str]) -> Found:
     """Every capture under ``paths`` (files and directories, searched recursively), once."""
     found = Found()
     paths = [os.fspath(p) for p in paths]
-    seen: set[str] = set()
+    seen: set = set()
 
-    def add(path: str) -> None:
-        key = os.path.realpath(path)
+    def add(path: str, status: os.stat_result | None = None) -> None:
+        key = _identity(path, status)
         if key not in seen:
             seen.add(key)
             found.specs.append(_spec(path))
@@ -94,7 +106,7 @@ def discover(paths: list[str]) -> Found:
             add(top)     # named on the command line: a capture, even one no reader knows
             continue
         for root, dirs, files in os.walk(top, followlinks=True):
-            real = os.path.realpath(root)
+            real = _identity(root)
             if real in seen and root != top:
                 dirs[:] = []
                 continue
@@ -104,17 +116,21 @@ def discover(paths: list[str]) -> Found:
                 sub = os.path.join(root, name)
                 if _is_capture_dir(sub):
                     add(sub)
-                elif os.path.realpath(sub) not in seen:
+                elif _identity(sub) not in seen:
                     keep.append(name)
             dirs[:] = keep
             for name in sorted(files):
                 path = os.path.join(root, name)
-                if not os.path.isfile(path):        # FIFOs, sockets, devices: never opened here
-                    found.skipped.append(path)
-                elif os.path.realpath(path) in seen:
+                try:
+                    status = os.stat(path)
+                except OSError:
+                    status = None
+                if status is None or not stat.S_ISREG(status.st_mode):
+                    found.skipped.append(path)   # FIFOs, sockets, devices: never opened here
+                elif _identity(path, status) in seen:
                     continue
                 elif _sniffed(path):
-                    add(path)
+                    add(path, status)
                 else:
                     found.skipped.append(path)
     return found

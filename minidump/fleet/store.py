@@ -90,57 +90,57 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def capture_files(spec: dict) -> tuple[str, list[str]]:
-    """What names in a fingerprint are relative to (the capture), and the files that make
-    it up: a directory's regular files (not its subdirectories), else the file itself."""
+#: one file of a capture: its name in the capture, its path, and its stat (None: missing)
+Member = tuple[str, str, "os.stat_result | None"]
+
+
+def capture_members(spec: dict) -> list[Member]:
+    """The files that make up a capture, named relative to it, each stat()ed once: a
+    directory's regular files (not its subdirectories), else the file itself (named ".": a
+    one-file capture's own name is no part of its identity).  An image ``MEMORY.txt``
+    names that does not exist is a member with no stat; other OSErrors are raised."""
     top = os.path.abspath(spec["input"])
-    if os.path.isdir(top):
-        names = sorted(os.listdir(top))
-        files = [os.path.join(top, n) for n in names]
-        files = [f for f in files if os.path.isfile(f)]
-    else:
-        files = [top]
-    base = top      # a one-file capture's own name is no part of its identity: "."
-    for image in (spec.get("open") or {}).get("memory") or ():   # images outside the directory
+    try:
+        with os.scandir(top) as it:
+            members = [(e.name, e.path, e.stat()) for e in it if e.is_file()]
+    except NotADirectoryError:
+        members = [(".", top, os.stat(top))]
+    members.sort()
+    known = {path for _, path, _ in members}
+    for image in (spec.get("open") or {}).get("memory") or ():
         path = os.path.abspath(image.rpartition("@")[0])
-        if path not in files:
-            files.append(path)
-    return base, files
+        if path not in known:                      # missing, or outside the directory
+            known.add(path)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            members.append((os.path.relpath(path, top), path, st))
+    return members
 
 
-def stat_key(base: str, files: list[str]) -> str:
-    """Names, sizes, mtimes and inodes of the files, as a short digest (raises OSError but
-    for a missing file, which is part of what is hashed: an image MEMORY.txt names that
-    does not exist yet)."""
-    h = hashlib.blake2b(digest_size=16)
-    for path in files:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:   # an image MEMORY.txt names is missing: part of the state
-            h.update(f"{os.path.relpath(path, base)}\0missing\0".encode("utf-8",
-                                                                        "surrogateescape"))
-            continue
-        if not stat_mod.S_ISREG(st.st_mode):
+def stat_key(members: list[Member]) -> str:
+    """Names, sizes, mtimes and inodes of a capture's files, as a short digest."""
+    for _, path, st in members:
+        if st is not None and not stat_mod.S_ISREG(st.st_mode):
             raise OSError(f"{path}: not a regular file")
-        h.update(f"{os.path.relpath(path, base)}\0{st.st_size}\0{st.st_mtime_ns}\0"
-                 f"{st.st_ino}\0".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+    state = repr([(name, None) if st is None else (name, st.st_size, st.st_mtime_ns, st.st_ino)
+                  for name, _, st in members])
+    return hashlib.blake2b(state.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
-def fingerprint(base: str, files: list[str]) -> str:
-    """BLAKE2b of the files' names (relative to ``base``), sizes and bytes (raises OSError)."""
+def fingerprint(members: list[Member]) -> str:
+    """BLAKE2b of a capture's files: names, sizes and bytes (raises OSError)."""
     h = hashlib.blake2b(digest_size=20)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    for path in files:
-        if not os.path.lexists(path):
-            h.update(f"{os.path.relpath(path, base)}\0missing\0".encode("utf-8",
-                                                                        "surrogateescape"))
+    for name, path, st in members:
+        if st is None:
+            h.update(f"{name}\0missing\0".encode("utf-8", "surrogateescape"))
             continue
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            h.update(f"{os.path.relpath(path, base)}\0{size}\0".encode("utf-8",
-                                                                       "surrogateescape"))
+            h.update(f"{name}\0{size}\0".encode("utf-8", "surrogateescape"))
             while n := fh.readinto(buf):
                 h.update(view[:n])
     return h.hexdigest()
@@ -175,6 +175,8 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        #: path -> (record text, record) of what plan() decoded, for records()
+        self._decoded: dict[str, tuple[str, dict]] = {}
         try:
             self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
                                       isolation_level=None, check_same_thread=False)
@@ -250,6 +252,7 @@ class Store:
         for path, fp, st, rec in self.db.execute(
                 "SELECT path, fingerprint, stat, record FROM captures"):
             rows[path] = (fp, st, rec)
+        self._decoded.clear()
         by_fp: dict[str, list[str]] = {}
         for path, (fp, _, _) in rows.items():
             if fp:
@@ -260,17 +263,18 @@ class Store:
             ident: tuple[str, str | None, str | None] = (path, None, None)
             if not spec.get("error"):
                 try:
-                    base, files = capture_files(spec)
-                    key = stat_key(base, files)
+                    members = capture_members(spec)
+                    key = stat_key(members)
                     row = rows.get(path)
                     if row is not None and row[1] == key:
                         rec = json.loads(row[2])
+                        self._decoded[path] = (row[2], rec)
                         if rec["input"] == spec["input"]:
                             plan.kept[i] = rec
                             plan.unchanged += 1
                             seen_now.append(path)
                             continue
-                    fp = fingerprint(base, files)
+                    fp = fingerprint(members)
                     ident = (path, fp, key)
                     if row is not None and row[0] == fp:      # touched, not changed
                         rec = json.loads(row[2])
@@ -332,9 +336,10 @@ class Store:
                 "last_run = excluded.last_run", rows)
 
     def records(self) -> Iterator[dict]:
-        """Every stored record."""
-        for (text,) in self.db.execute("SELECT record FROM captures ORDER BY path"):
-            yield json.loads(text)
+        """Every stored record (those the plan decoded are not decoded again)."""
+        for path, text in self.db.execute("SELECT path, record FROM captures ORDER BY path"):
+            known = self._decoded.get(path)
+            yield known[1] if known is not None and known[0] == text else json.loads(text)
 
     def rows(self) -> Iterator[tuple[dict, int | None, int | None]]:
         """Every stored record with the runs that first and last found it."""
