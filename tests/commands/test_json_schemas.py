@@ -22,7 +22,7 @@ from builders import SAMPLES, memory_args  # noqa: E402
 from builders.machine import RAM_SIZE, make_elf_core, make_machine  # noqa: E402
 from minidump.cli import main  # noqa: E402
 
-NAMES = ("regions", "dmesg", "info", "triage", "vmcoreinfo")
+NAMES = ("regions", "dmesg", "info", "triage", "vmcoreinfo", "report")
 
 CAPTURES = {
     "mddir": [str(SAMPLES / "md")],
@@ -122,6 +122,21 @@ def test_triage_records_and_summary(capsys, tmp_path):
         assert {line["status"] for line in lines[:-1]} >= {"ok"}
         for line in lines:
             validate("triage", line)
+
+
+def test_triage_with_a_store_and_its_report(capsys, tmp_path):
+    """With --db: the store's records, the summary's days, arches and store; report --json."""
+    from builders.fleet import make_fleet
+    make_fleet(tmp_path / "uploads", count=12)
+    db = tmp_path / "fleet.sqlite"
+    for _ in range(2):            # a first run, and a re-run that reads nothing
+        lines = _triage_lines(capsys, tmp_path / "uploads", "--db", db)
+        assert lines[-1]["store"]["found"] == 12 and lines[-1]["signatures"][0]["days"]
+        for line in lines:
+            validate("triage", line)
+    code, out = _json(capsys, "report", str(db), "-o", str(tmp_path / "report.html"))
+    assert code == 0
+    validate("report", json.loads(out))
 
 
 def test_the_schemas_reject_what_they_must(capsys):
