@@ -114,12 +114,9 @@
     }
     // failed and partial captures: by release, arch and date
     for (const id of ["failures", "partial"]) {
-      let shown = 0;
       for (const row of document.querySelectorAll(`#${id} tbody tr`)) {
-        const ok = (f.release === "*" || row.dataset.release === f.release) &&
-          (f.arch === "*" || row.dataset.arch === f.arch) && inDates(row.dataset.day, f);
-        row.hidden = !ok;
-        if (ok) shown += 1;
+        row.hidden = !((f.release === "*" || row.dataset.release === f.release) &&
+          (f.arch === "*" || row.dataset.arch === f.arch) && inDates(row.dataset.day, f));
       }
       if (id === "failures" && $("failures-shown")) {
         let total = 0;
