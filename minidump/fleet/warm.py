@@ -22,7 +22,8 @@ MODULES = (
     "minidump.kernel.prstatus", "minidump.kernel.translate", "minidump.kernel.vmcoreinfo",
     "minidump.meminspect.naming", "minidump.meminspect.static",
     "minidump.meminspect.vmlinux_names", "minidump.vmcore.plan", "minidump.fleet.triage",
-    "minidump.report",
+    "minidump.report", "minidump.formats.kinfo", "minidump.kernel.image",
+    "minidump.kernel.kinfo",
 )
 
 
