@@ -14,6 +14,7 @@ files open, so use it as a context manager.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -49,6 +50,13 @@ class Capture(Closable):
     nothing in the capture names it; ``vmcoreinfo`` is a mapping
     (``cap.vmcoreinfo["OSRELEASE"]``) or None; ``regions`` are
     :class:`~minidump.model.Region` rows with their final status.
+
+    Thread safety: one Capture may be read from several threads at once.  ``read``,
+    ``read_virt``, ``dmesg``, ``facts``, ``regions``, ``kallsyms`` and ``write_vmcore``
+    give each thread what a single thread gets: bytes come from files through
+    ``os.pread`` (no shared file position) and the lazy parts are built once, under a
+    lock.  Do not ``close()`` it while other threads read, and set it up
+    (``attach_vmlinux``) before sharing it.  See docs/explanation/thread-safety.md.
     """
 
     def __init__(self, input: str, container: str, *, regions: list[Region],
@@ -81,6 +89,7 @@ class Capture(Closable):
         self.profile: list[dict] = []         # what extract --profile added, and why
         self._attached: str | None = None     # the vmlinux attach() used
         self._logs: dict = {}                 # kernel_log() by `partial`, until memory changes
+        self._lazy = threading.RLock()        # one thread at a time builds the lazy parts
 
     # -- identity ------------------------------------------------------------
     @property
@@ -101,12 +110,13 @@ class Capture(Closable):
         pointers: :mod:`minidump.meminspect.naming`), so commands that never list regions
         (``dmesg``, ``info``) do not pay for it.
         """
-        if self._named is None:
-            from minidump.meminspect.naming import name_objects
-            resolved = self.resolved_regions()
-            names, self._naming = name_objects(self, resolved)
-            self._named = [r.with_(object=n) for r, n in zip(resolved, names)]
-        return list(self._named)
+        with self._lazy:
+            if self._named is None:
+                from minidump.meminspect.naming import name_objects
+                resolved = self.resolved_regions()
+                names, self._naming = name_objects(self, resolved)
+                self._named = tuple(r.with_(object=n) for r, n in zip(resolved, names))
+            return self._named
 
     @property
     def naming(self) -> dict:
@@ -118,17 +128,22 @@ class Capture(Closable):
 
     def resolved_regions(self) -> list[Region]:
         """:attr:`regions` without naming their objects (the cheap part: statuses only)."""
-        if self._regions is None:
-            from minidump.vmcore.plan import SameBytesInFiles, resolve
-            compare = SameBytesInFiles()
-            try:
-                self._regions = resolve(self._assembled, compare)
-            finally:
-                compare.close()
-        return list(self._regions)
+        with self._lazy:
+            if self._regions is None:
+                from minidump.vmcore.plan import SameBytesInFiles, resolve
+                compare = SameBytesInFiles()
+                try:
+                    self._regions = resolve(self._assembled, compare)
+                finally:
+                    compare.close()
+            return list(self._regions)
 
     def plan(self) -> "Plan":
         """Every header, note and file offset of the vmcore this capture becomes (no I/O)."""
+        with self._lazy:
+            return self._make_plan()
+
+    def _make_plan(self) -> "Plan":
         if self._plan is None:
             from minidump.vmcore.plan import plan_vmcore
             if self.elf_arch is None:
@@ -148,6 +163,10 @@ class Capture(Closable):
     @property
     def memory(self) -> "PhysicalMemory":
         """The captured physical bytes: region payloads, then the RAM images."""
+        with self._lazy:
+            return self._build_memory() if self._memory is None else self._memory
+
+    def _build_memory(self) -> "PhysicalMemory":
         if self._memory is None:
             from minidump.kernel.memory import Extent, PhysicalMemory
             extents = []
@@ -164,6 +183,10 @@ class Capture(Closable):
     @property
     def kernel(self) -> "KernelMemory":
         """Kernel virtual reads: the capture's own virtual addresses, then VMCOREINFO's rules."""
+        with self._lazy:
+            return self._build_kernel() if self._kernel is None else self._kernel
+
+    def _build_kernel(self) -> "KernelMemory":
         if self._kernel is None:
             from minidump.kernel.memory import KernelMemory
             from minidump.kernel.translate import Translator
@@ -272,6 +295,10 @@ class Capture(Closable):
 
         Read once per capture (``facts()`` and ``dmesg()`` share it); a KernelLog is immutable.
         """
+        with self._lazy:
+            return self._read_log(partial)
+
+    def _read_log(self, partial: bool):
         from minidump.kernel.printk import read_log
         if partial not in self._logs:
             info = self.require_vmcoreinfo()
@@ -315,6 +342,10 @@ class Capture(Closable):
         :class:`~minidump.errors.MinidumpError` when the tables are missing or make no sense.
         """
         from minidump.kernel import kallsyms
+        with self._lazy:
+            return self._load_kallsyms(kallsyms)
+
+    def _load_kallsyms(self, kallsyms):
         if not hasattr(self, "_kallsyms"):
             info = self.vmcoreinfo
             if kallsyms.has_tables(info):

@@ -20,32 +20,71 @@ CHUNK = 1 << 20  # streaming copy unit (STYLE.md section 9: 1 MiB readinto is fa
 
 def read_at(fh: BinaryIO, offset: int, size: int, *, path: str | None = None,
             what: str | None = None) -> bytes:
-    """Read exactly ``size`` bytes at ``offset`` or raise a located TruncatedError."""
+    """Read exactly ``size`` bytes at ``offset`` or raise a located TruncatedError.
+
+    This is the one place where capture bytes are read from files.  A real file
+    is read with ``os.pread``, which never moves the handle's shared position,
+    so any number of threads may read one handle at once (DESIGN.md: "Reads are
+    safe from several threads at once"); only in-memory streams seek.
+    """
     if offset < 0 or size < 0:
         raise TruncatedError("negative offset or size", path=path, offset=max(offset, 0), field=what)
-    length = _length(fh)
+    fd = _fd(fh)
+    length = _length(fh) if fd is None else _fd_length(fd)
     if offset + size > length:
         # checked before reading: a size field from the file must not size the allocation
         raise TruncatedError(f"truncated: need {size:#x} bytes, file has "
                              f"{max(0, min(size, length - offset)):#x} here",
                              path=path, offset=offset, field=what)
-    fh.seek(offset)
-    data = fh.read(size)
+    if fd is None:
+        fh.seek(offset)
+        data = fh.read(size)
+    else:
+        data = _pread(fd, offset, size)
     if len(data) != size:
         raise TruncatedError(f"truncated: need {size:#x} bytes, file has {len(data):#x} here",
                              path=path, offset=offset, field=what)
     return data
 
 
-def _length(fh: BinaryIO) -> int:
-    """Size of the file behind ``fh`` (a real file or an in-memory stream)."""
+def _fd(fh: BinaryIO) -> int | None:
+    """The descriptor behind ``fh``, or None for an in-memory stream."""
     try:
-        status = os.fstat(fh.fileno())
-        if stat.S_ISREG(status.st_mode):
-            return status.st_size
+        return fh.fileno()
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        pass
-    here = fh.tell()   # block devices (a Raw_Dmp! partition) and in-memory streams
+        return None
+
+
+def _fd_length(fd: int) -> int:
+    """Size of a file or block device, without touching any handle's position."""
+    status = os.fstat(fd)
+    if stat.S_ISREG(status.st_mode):
+        return status.st_size
+    try:   # block devices (a Raw_Dmp! partition): pread ignores the position lseek moves
+        return os.lseek(fd, 0, os.SEEK_END)
+    except OSError:
+        return status.st_size
+
+
+def _pread(fd: int, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` (fewer at end of file); one call unless the kernel splits it."""
+    data = os.pread(fd, size, offset)
+    if len(data) == size or not data:
+        return data
+    parts = [data]   # Linux returns at most 0x7ffff000 bytes per call
+    got = len(data)
+    while got < size:
+        more = os.pread(fd, size - got, offset + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _length(fh: BinaryIO) -> int:
+    """Size of an in-memory stream."""
+    here = fh.tell()
     end = fh.seek(0, os.SEEK_END)
     fh.seek(here)
     return end

@@ -15,6 +15,7 @@ No page tables: a minidump rarely holds them.
 from __future__ import annotations
 
 import bisect
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
@@ -104,6 +105,18 @@ class PhysicalMemory(Closable):
         self._phys = _Index(self._extents, "paddr")
         self._virt = _Index([e for e in self._extents if e.vaddr is not None], "vaddr")
         self._handles: dict[str, BinaryIO] = {}
+        self._opening = threading.Lock()   # one handle per file, whichever thread opens it
+
+    def _handle(self, path: str) -> BinaryIO:
+        """The open handle of ``path``; read only through :func:`read_at` (``os.pread``), so
+        threads share it safely."""
+        fh = self._handles.get(path)
+        if fh is None:
+            with self._opening:
+                fh = self._handles.get(path)
+                if fh is None:
+                    fh = self._handles[path] = open(path, "rb")  # noqa: SIM115
+        return fh
 
     @property
     def extents(self) -> list[Extent]:
@@ -139,9 +152,7 @@ class PhysicalMemory(Closable):
     def _read_pieces(self, pieces: list[Piece], what: str) -> bytes:
         out = []
         for piece in pieces:
-            fh = self._handles.get(piece.path)
-            if fh is None:
-                fh = self._handles[piece.path] = open(piece.path, "rb")  # noqa: SIM115
+            fh = self._handle(piece.path)
             out.append(read_at(fh, piece.offset, piece.size, path=piece.path, what=what or None))
         return b"".join(out)
 
@@ -168,9 +179,7 @@ class PhysicalMemory(Closable):
         from minidump.files import data_ranges
         total = 0
         for piece in self.pieces(addr, size, virtual=virtual):
-            fh = self._handles.get(piece.path)
-            if fh is None:
-                fh = self._handles[piece.path] = open(piece.path, "rb")  # noqa: SIM115
+            fh = self._handle(piece.path)
             total += sum(end - start for start, end in data_ranges(
                 fh.fileno(), piece.offset, piece.offset + piece.size))
         return total

@@ -11,6 +11,7 @@ kdump ELF).  Payloads follow the notes back to back, in region order.
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Callable
@@ -192,8 +193,7 @@ class SameBytesInFiles:
         offset = region.payload.offset + paddr - region.paddr
         left = size
         while left:
-            fh.seek(offset)
-            block = fh.read(min(CHUNK, left))
+            block = os.pread(fh.fileno(), min(CHUNK, left), offset)   # position-free
             if not block:
                 return
             offset += len(block)
