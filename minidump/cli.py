@@ -157,8 +157,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--json", action="store_true", default=default(False),
                        help="print the report as JSON")
     group.add_argument("--quiet", "-q", action="store_true", default=default(False),
-                       help="print nothing when all is well (losses and errors still go to "
-                            "stderr)")
+                       help="leave reports out when all is well (losses and errors still go "
+                            "to stderr); the data asked for (dmesg, vmcoreinfo) still prints")
     group.add_argument("--color", choices=("auto", "always", "never"), default=default("auto"),
                        help="colour on a terminal (default: auto; NO_COLOR turns it off)")
 
@@ -196,10 +196,19 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if a in COMMANDS), None)
 
 
-def _error(message: str) -> None:
+def _error(message: str, kind: str = "error") -> None:
     """The one error line; paths and names in it came from captures, so it is made safe."""
     from minidump.report import safe
-    print(f"{PROG}: error: {safe(message)}", file=sys.stderr)
+    if sys.stderr is None:
+        return
+    try:
+        print(f"{PROG}: {kind}: {safe(message)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _warn(message: str) -> None:
+    _error(message, "warning")
 
 
 class Terminated(BaseException):
@@ -236,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from minidump.files import PUBLISHED
     PUBLISHED.clear()     # this run's outputs only
+    _prepare_streams()
     saved = _on_signals()
     try:
         return _main(argv)
@@ -248,6 +258,85 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for number, handler in saved:
             signal.signal(number, handler)
+
+
+#: documents that are reports about a run (``-q`` leaves them out); every other kind is the
+#: data the user asked for (dmesg records, VMCOREINFO, a completion script), always printed
+REPORTS = frozenset({"regions", "build", "info", "info-verbose", "triage"})
+
+
+class StdoutError(Exception):
+    """stdout cannot take the document: closed, full, or another write error."""
+
+
+def _ascii_fallback(error: UnicodeEncodeError):
+    """Codec error handler for a stdout that cannot encode what we print: box drawing and
+    arrows as ASCII look-alikes, anything else as ``\\uNNNN``."""
+    import unicodedata
+    out = []
+    for char in error.object[error.start:error.end]:
+        name = unicodedata.name(char, "")
+        if char in _ASCII:
+            out.append(_ASCII[char])
+        elif name.startswith("BOX DRAWINGS"):
+            out.append("-" if "HORIZONTAL" in name and "VERTICAL" not in name else
+                       "|" if "VERTICAL" in name and "HORIZONTAL" not in name else "+")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), error.end
+
+
+_ASCII = {"\u2192": "->", "\u2190": "<-", "\u2014": "-", "\u2013": "-", "\u2026": "...",
+          "\u00d7": "x", "\u2022": "*", "\u2713": "ok", "\u2717": "x", "\u2264": "<=",
+          "\u2265": ">=", "\u00b5": "u"}
+
+
+def _prepare_streams() -> None:
+    """Streams that cannot encode UTF-8 (``PYTHONIOENCODING=ascii``, ``LC_ALL=C``) print ASCII
+    look-alikes instead of raising UnicodeEncodeError after the work is done."""
+    import codecs
+    try:
+        codecs.lookup_error("minidump-ascii")
+    except LookupError:
+        codecs.register_error("minidump-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if stream is not None and encoding and not encoding.startswith("utf") \
+                and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="minidump-ascii")
+            except (ValueError, OSError):
+                pass
+
+
+def _print_document(document) -> None:
+    """Print a document to stdout and flush it; StdoutError (BrokenPipeError for a reader
+    gone away) when stdout cannot take it."""
+    from minidump.report import show
+    out = sys.stderr if document.kind == "losses" else sys.stdout
+    name = "stderr" if out is sys.stderr else "stdout"
+    if out is None or out.closed:
+        raise StdoutError(f"{name} is closed")
+    try:
+        show(document, out)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise StdoutError(f"{name}: {exc.strerror or exc}") from exc
+    except ValueError as exc:   # "I/O operation on closed file"
+        raise StdoutError(f"{name}: {exc}") from exc
+
+
+def _broken_pipe() -> int:
+    """``| head`` went away: stop quietly with the one status for it (141, as SIGPIPE gives
+    other tools; docs/reference/exit-status-broken-pipe.md)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # the exit-time flush must not fail again
+    except (OSError, AttributeError, ValueError):
+        pass
+    return ExitCode.PIPE
 
 
 def _main(argv: list[str] | None) -> int:
@@ -263,12 +352,20 @@ def _main(argv: list[str] | None) -> int:
         return ExitCode.USAGE
     try:
         from minidump.commands import load
-        from minidump.report import show
+        from minidump.files import PUBLISHED
         document, code = load(args.command).run(args)
-        if document is not None and args.quiet and not args.json and document.kind != "losses":
-            document = None      # -q: the exit status says it; losses still reach stderr
+        if document is not None and args.quiet and not args.json and document.kind in REPORTS:
+            document = None      # -q: the exit status says it; losses and data still print
         if document is not None:
-            show(document)
+            try:
+                _print_document(document)
+            except StdoutError as exc:
+                if PUBLISHED:    # build/extract: the vmcore is there; its status stands
+                    _warn(f"{exc}; the report was not printed, {', '.join(PUBLISHED)} "
+                          "was written")
+                    return int(code)
+                _error(str(exc))
+                return ExitCode.ERROR
         return int(code)
     except UsageError as exc:
         if args.debug:
@@ -276,9 +373,7 @@ def _main(argv: list[str] | None) -> int:
         _error(str(exc))
         return ExitCode.USAGE
     except BrokenPipeError:  # "| head": stop quietly, as other tools do
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitCode.PIPE
+        return _broken_pipe()
     except (MinidumpError, OSError) as exc:
         if args.debug:
             raise

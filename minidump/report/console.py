@@ -67,6 +67,11 @@ class _PlainLines:
     def isatty(self) -> bool:
         return False
 
+    @property
+    def encoding(self) -> str:
+        """The stream's own: rich draws ASCII boxes where it is not UTF-8."""
+        return getattr(self.out, "encoding", None) or "utf-8"
+
     def fileno(self) -> int:
         return self.out.fileno()
 
@@ -110,7 +115,12 @@ def make_console(out: TextIO, width: int | None = None, color: bool | None = Non
                       color_system="auto" if color else None, force_terminal=color,
                       highlight=False, soft_wrap=True, markup=False, emoji=False)
     console.layout_width = columns   # what tables must fit in (None: unlimited)
+    console.on_broken_pipe = _broken_pipe   # rich's own exits 1; the CLI has one status for it
     return console
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError("stdout: the reader went away")
 
 
 def _line(console: Console, text: str | Text) -> None:

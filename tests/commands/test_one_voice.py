@@ -33,9 +33,13 @@ def test_debug_before_the_command_shows_the_traceback():
 
 
 def test_quiet_everywhere(capsys):
-    for argv in (["-q", "info", MD], ["regions", MD, "-q"], ["dmesg", MD, "-q"]):
+    """-q leaves reports out, before or after the command; never the data asked for."""
+    for argv in (["-q", "info", MD], ["regions", MD, "-q"]):
         main(argv)
         assert capsys.readouterr().out == "", argv
+    for argv in (["-q", "dmesg", MD], ["vmcoreinfo", MD, "-q"]):
+        main(argv)
+        assert capsys.readouterr().out != "", argv
 
 
 def test_dmesg_json_records(capsys):
