@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable, Union
 
-from minidump.capture import Capture
+from minidump.capture import Capture, _path_argument
 from minidump.errors import FormatError, UsageError
-from minidump.files import parse_address, parse_int, read_small
+from minidump.files import check_input, parse_address, parse_int, read_small
 from minidump.limits import VMCOREINFO_MAX
 from minidump.model import ARCHES
 
@@ -90,15 +90,17 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
                                   memory_extent, split_memory_spec)
     from minidump.sources.memoryset import is_memory_set, read_memory_set
 
-    path = os.fspath(path)
+    path = _path_argument(path, "path")
     spec = is_memory_spec(path)
-    if not spec and not os.path.exists(path):
-        raise UsageError(f"{path}: no such file or directory")
+    if not spec:
+        check_input(path)
     if arch and arch not in ARCHES:
         raise UsageError(f"--arch {arch!r}: expected one of {', '.join(sorted(ARCHES))}")
     if format not in FORMATS:
         raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
-    memory = [os.fspath(m) for m in memory]
+    if isinstance(memory, (str, bytes, os.PathLike)):
+        raise TypeError("memory must be a list of \"FILE@PADDR\" strings, not one string")
+    memory = [_path_argument(m, "memory item") for m in memory]
     if not spec and format in ("auto", "ram", "smem-blob") and is_memory_set(path):
         listed = read_memory_set(path)      # a RAM-image set: what triage reads it as
         path, memory = listed["path"], [*listed["memory"], *memory]

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from minidump.errors import FaultError, FormatError, LayoutError, MinidumpError
+from minidump.errors import FaultError, FormatError, LayoutError, MinidumpError, OutputError
 from minidump.files import Closable
 from minidump.model import Arch, Note, Region, Status
 
@@ -272,12 +272,12 @@ class Capture(Closable):
     def read(self, paddr: int, size: int) -> bytes:
         """``size`` captured bytes at physical ``paddr``; :class:`minidump.FaultError` where
         nothing was captured."""
-        return self.memory.read(paddr, size)
+        return self.memory.read(*_checked_range(paddr, size, "paddr"))
 
     def read_virt(self, vaddr: int, size: int) -> bytes:
         """``size`` bytes at kernel virtual ``vaddr`` (kernel image, linear map, or an address
         the capture gives); :class:`minidump.FaultError` where it cannot."""
-        return self.kernel.read_virt(vaddr, size)
+        return self.kernel.read_virt(*_checked_range(vaddr, size, "vaddr"))
 
     # -- answers -----------------------------------------------------------------
     def require_vmcoreinfo(self) -> "VmcoreInfo":
@@ -338,21 +338,27 @@ class Capture(Closable):
 
     def kallsyms(self) -> "Kallsyms | None":
         """The kernel's own symbol table decoded from the capture (no vmlinux), or None when
-        VMCOREINFO does not locate the kallsyms tables; decoded once per capture.  Raises a
-        :class:`~minidump.errors.MinidumpError` when the tables are missing or make no sense.
+        VMCOREINFO does not locate the kallsyms tables or the capture does not hold them all;
+        decoded once per capture.  Raises a :class:`~minidump.errors.MinidumpError` when the
+        tables are there but make no sense.
         """
+        try:
+            return self.load_kallsyms()
+        except FaultError:
+            return None
+
+    def load_kallsyms(self) -> "Kallsyms | None":
+        """:meth:`kallsyms`, but a :class:`~minidump.errors.FaultError` (naming the first table
+        not captured) where the tables are not all in the capture."""
         from minidump.kernel import kallsyms
         with self._lazy:
-            return self._load_kallsyms(kallsyms)
-
-    def _load_kallsyms(self, kallsyms):
-        if not hasattr(self, "_kallsyms"):
-            info = self.vmcoreinfo
-            if kallsyms.has_tables(info):
-                self._kallsyms = kallsyms.load(self.kernel, info)
-            else:
-                self._kallsyms = self._kinfo_kallsyms()
-        return self._kallsyms
+            if not hasattr(self, "_kallsyms"):
+                info = self.vmcoreinfo
+                if kallsyms.has_tables(info):
+                    self._kallsyms = kallsyms.load(self.kernel, info)
+                else:
+                    self._kallsyms = self._kinfo_kallsyms()
+            return self._kallsyms
 
     def _kinfo_kallsyms(self) -> "Kallsyms | None":
         """The symbol table located by the debug-kinfo block (its count and its tables'
@@ -378,12 +384,14 @@ class Capture(Closable):
         """Android's debug-kinfo block (``google,debug-kinfo`` reserved memory) when the
         capture's memory holds one with a valid checksum; searched once, full captures only
         (firmware minidumps hold only registered regions)."""
-        if not hasattr(self, "_kinfo"):
-            self._kinfo = None
-            if self.container.startswith(("ELF core", "raw RAM")) or self._ram is not None:
-                from minidump.kernel.kinfo import find_kinfo
-                self._kinfo = find_kinfo(self.memory)
-        return self._kinfo
+        with self._lazy:
+            if not hasattr(self, "_kinfo"):
+                kinfo = None
+                if self.container.startswith(("ELF core", "raw RAM")) or self._ram is not None:
+                    from minidump.kernel.kinfo import find_kinfo
+                    kinfo = find_kinfo(self.memory)
+                self._kinfo = kinfo
+            return self._kinfo
 
     def facts(self, *, debuginfo=None) -> dict:
         """What ``minidump info --json`` prints: facts, layout and per-consumer readiness.
@@ -411,11 +419,16 @@ class Capture(Closable):
         """
         from minidump.files import atomic_output, check_output
         from minidump.vmcore.write import write_vmcore
-        path = os.fspath(path)
+        path = _path_argument(path, "path")
         check_output(path, force=force, inputs=self.inputs)   # before any planning I/O
         plan = self.plan()
-        with atomic_output(path, force=force, inputs=self.inputs) as out:
-            write_vmcore(plan, out, progress)
+        try:
+            with atomic_output(path, force=force, inputs=self.inputs) as out:
+                write_vmcore(plan, out, progress)
+        except OSError as exc:
+            if isinstance(exc, MinidumpError):
+                raise
+            raise OutputError(exc.strerror or str(exc), path=path, errno=exc.errno) from exc
         return WriteResult(path, plan.size, plan.regions, tuple(plan.lost), plan.warnings)
 
     # -- files ---------------------------------------------------------------------
@@ -428,3 +441,29 @@ class Capture(Closable):
     def __repr__(self) -> str:
         return (f"<Capture {self.input!r}: {self.container}, {self.arch or 'arch unknown'}, "
                 f"{len(self._assembled)} regions>")
+
+
+ADDRESS_END = 1 << 64
+
+
+def _checked_range(addr, size, what: str) -> tuple[int, int]:
+    """``read``'s arguments as ints, or a TypeError/ValueError that says which is wrong."""
+    for name, value in ((what, addr), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
+    if not 0 <= addr < ADDRESS_END:
+        raise ValueError(f"{what} {addr:#x} is outside the 64-bit address space")
+    if size < 0:
+        raise ValueError(f"size {size} is negative")
+    if addr + size > ADDRESS_END:
+        raise ValueError(f"{what} {addr:#x} + size {size:#x} runs past the 64-bit address space")
+    return addr, size
+
+
+def _path_argument(value, what: str) -> str:
+    """A path argument (str, bytes or os.PathLike) as str; a TypeError naming it otherwise."""
+    try:
+        return os.fsdecode(os.fspath(value))
+    except TypeError:
+        raise TypeError(f"{what} must be a path (str, bytes or os.PathLike), not "
+                        f"{type(value).__name__}") from None

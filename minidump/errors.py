@@ -65,6 +65,17 @@ class UsageError(MinidumpError):
     """Options that contradict each other or name impossible things."""
 
 
+class OutputError(MinidumpError, OSError):
+    """The output could not be written (a directory that takes no files, a full disk); also
+    an :class:`OSError`, with ``.errno`` of the system's error."""
+
+    def __init__(self, problem: str, *, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(problem, path=path)
+        self.errno = errno
+        self.strerror = problem
+        self.filename = path
+
+
 class FaultError(MinidumpError, LookupError):
     """An address the capture does not hold; ``address`` is the first byte missing."""
 

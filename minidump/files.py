@@ -40,7 +40,11 @@ def read_at(fh: BinaryIO, offset: int, size: int, *, path: str | None = None,
         fh.seek(offset)
         data = fh.read(size)
     else:
-        data = _pread(fd, offset, size)
+        try:
+            data = _pread(fd, offset, size)
+        except OSError as exc:   # EIO from a failing disk or /proc/self/mem: say where
+            raise FormatError(f"cannot read: {(exc.strerror or str(exc)).lower()}",
+                              path=path, offset=offset, field=what) from exc
     if len(data) != size:
         raise TruncatedError(f"truncated: need {size:#x} bytes, file has {len(data):#x} here",
                              path=path, offset=offset, field=what)
@@ -105,6 +109,21 @@ def read_small(path: str, limit: int, what: str) -> bytes:
                           path=path, offset=0, field=what)
     with open(path, "rb") as fh:
         return fh.read(limit)
+
+
+def check_input(path: str) -> os.stat_result:
+    """The input's status, or a UsageError carrying ``.path`` that says why it cannot be read
+    (missing, a symlink loop, no permission, ...)."""
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            problem = "no such file or directory"
+        elif exc.errno == errno.ELOOP:
+            problem = "a symbolic link loop (too many levels of symbolic links)"
+        else:
+            problem = (exc.strerror or str(exc)).lower()
+        raise UsageError(problem, path=path) from None
 
 
 def file_size(path: str) -> int:

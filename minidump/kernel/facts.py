@@ -537,7 +537,7 @@ def symbols_and_cpus(capture: "Capture") -> tuple[dict | None, list[dict]]:
     from minidump.kernel.prstatus import cpu_states
     table, symbols = None, None
     try:
-        table = capture.kallsyms()
+        table = capture.load_kallsyms()
     except FaultError:
         # which table faults first depends on what else the capture holds (RAM images
         # hold more than the vmcore built from them): say so without naming one

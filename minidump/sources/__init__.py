@@ -112,8 +112,12 @@ def detect(path: str, *, has_memory: bool) -> Reader:
     if is_memory_spec(path):
         return BY_KIND["memory"]
     for reader in READERS:
-        if reader.sniffs and reader.load().sniff(path):
-            return reader
+        try:
+            if reader.sniffs and reader.load().sniff(path):
+                return reader
+        except OSError as exc:   # /proc/self/mem, a dying disk: say which file
+            raise FormatError(f"cannot read it: {(exc.strerror or str(exc)).lower()}",
+                              path=path) from exc
     if has_memory and os.path.isfile(path):
         return BY_KIND["ram"]
     raise FormatError("not a md_*.BIN directory, a Raw_Dmp! image or an SMEM item-602 blob, "

@@ -84,7 +84,7 @@ def test_one_byte_lengths_read_as_two_bytes_go_wrong(tmp_path):
 def _error(tmp_path, tables, **kw) -> MinidumpError:
     with open_tables(tmp_path, tables, **kw) as cap:
         with pytest.raises(MinidumpError) as err:
-            cap.kallsyms()
+            cap.load_kallsyms()
     text = str(err.value)
     assert "\n" not in text and text.startswith(str(tmp_path / "k.vmcore"))
     return err.value
