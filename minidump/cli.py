@@ -232,7 +232,7 @@ def _on_signals():
 
     def terminate(signum, frame):
         raise Terminated(signum)
-    saved = []
+    saved = [(signal.SIGINT, signal.getsignal(signal.SIGINT))]   # restored as it was
     for name in CLEANUP_SIGNALS:
         number = getattr(signal, name, None)
         if number is not None:
@@ -247,17 +247,23 @@ def main(argv: list[str] | None = None) -> int:
     PUBLISHED.clear()     # this run's outputs only
     _prepare_streams()
     saved = _on_signals()
+    code = ExitCode.ERROR
     try:
-        return _main(argv)
+        code = _main(argv)
+        return code
     except Terminated as exc:
         from minidump.files import PUBLISHED
         done = f"after writing {', '.join(PUBLISHED)}" if PUBLISHED else "nothing written"
         print(f"minidump: terminated by {signal.Signals(exc.signum).name}; {done}",
               file=sys.stderr)
-        return 128 + exc.signum
+        code = 128 + exc.signum
+        return code
     finally:
-        for number, handler in saved:
-            signal.signal(number, handler)
+        # a run stopped by a signal ignores the next ones until the process exits (the console
+        # script: argv is None); called in-process, the caller's handlers come back
+        if not (argv is None and code > 128 and code != ExitCode.PIPE):
+            for number, handler in saved:
+                signal.signal(number, handler)
 
 
 #: documents that are reports about a run (``-q`` leaves them out); every other kind is the
@@ -381,8 +387,8 @@ def _main(argv: list[str] | None) -> int:
             f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
         _error(message)
         return ExitCode.ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         from minidump.files import PUBLISHED
         done = f"after writing {', '.join(PUBLISHED)}" if PUBLISHED else "nothing written"
         print(f"minidump: interrupted; {done}", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        return 128 + getattr(exc, "signum", ExitCode.INTERRUPTED - 128)

@@ -130,12 +130,54 @@ def file_size(path: str) -> int:
     return os.stat(path).st_size
 
 
+_DECIMAL = None
+_NUMBER = None
+_HEX = None
+
+
+def _patterns():
+    """ASCII digits only: ``int()`` also takes Arabic-Indic and other Unicode digits and
+    ``_`` separators, which no user means in a size or an address."""
+    global _DECIMAL, _NUMBER, _HEX
+    if _DECIMAL is None:
+        import re
+        _DECIMAL = re.compile(r"[0-9]+", re.ASCII)
+        _NUMBER = re.compile(r"(0[xX][0-9a-fA-F]+|[0-9]+)", re.ASCII)
+        _HEX = re.compile(r"(0[xX])?[0-9a-fA-F]+", re.ASCII)
+    return _DECIMAL, _NUMBER, _HEX
+
+
 def parse_int(text: str, what: str = "number") -> int:
-    """Parse decimal or 0x-hex (as users type sizes)."""
-    try:
-        return int(text.strip().replace("_", ""), 0)
-    except ValueError:
-        raise UsageError(f"{what} {text!r} is not a number (decimal or 0x-hex)") from None
+    """Parse decimal or 0x-hex (as users type sizes), ASCII digits only."""
+    stripped = text.strip()
+    if not _patterns()[1].fullmatch(stripped):
+        raise UsageError(f"{what} {text!r} is not a number (decimal or 0x-hex)")
+    return int(stripped, 16) if stripped[:2].lower() == "0x" else int(stripped, 10)
+
+
+def parse_count(text: str, what: str, *, low: int, high: int) -> int:
+    """A decimal count typed by a user (ASCII digits) within ``[low, high]``."""
+    stripped = text.strip()
+    if not _patterns()[0].fullmatch(stripped):
+        raise UsageError(f"{what} {text!r}: expected a whole number ({low} to {high})")
+    value = int(stripped, 10)
+    if not low <= value <= high:
+        raise UsageError(f"{what} {value}: expected {low} to {high}")
+    return value
+
+
+def parse_seconds(text: str, what: str, *, high: float) -> float:
+    """A finite, non-negative number of seconds up to ``high``: ``nan``, ``inf`` and
+    Unicode digits are refused (float() takes them all)."""
+    import math
+    import re
+    stripped = text.strip()
+    if not re.fullmatch(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)", stripped, re.ASCII):
+        raise UsageError(f"{what} {text!r}: expected a number of seconds (0 to {high:g})")
+    value = float(stripped)
+    if not math.isfinite(value) or not 0 <= value <= high:
+        raise UsageError(f"{what} {text}: expected 0 to {high:g} seconds")
+    return value
 
 
 ADDRESS_LIMIT = 1 << 64
@@ -143,14 +185,15 @@ ADDRESS_LIMIT = 1 << 64
 
 def parse_address(text: str | int, what: str) -> int:
     """A physical address as crash reads one: hexadecimal, ``0x`` optional; 0 <= PADDR < 2^64."""
+    if isinstance(text, bool):
+        raise UsageError(f"{what} {text!r} is not an address")
     if isinstance(text, int):
         value = text
     else:
-        digits = text.strip().replace("_", "")
-        try:
-            value = int(digits, 16)
-        except ValueError:
-            raise UsageError(f"{what} {text!r} is not a hexadecimal address") from None
+        digits = text.strip()
+        if not _patterns()[2].fullmatch(digits):
+            raise UsageError(f"{what} {text!r} is not a hexadecimal address")
+        value = int(digits, 16)
     if not 0 <= value < ADDRESS_LIMIT:
         raise UsageError(f"{what} {text!r} is outside the 64-bit physical address space")
     return value

@@ -55,18 +55,23 @@ def client_for(address: str):
     require()
     import dask
     from distributed import Client, LocalCluster
+    from minidump.fleet.limits import CONNECT_TIMEOUT_S, check_scheduler, check_workers, \
+        max_workers
+    address = check_scheduler(address)
     if address == "local" or address.startswith("local:"):
-        count = address.partition(":")[2] or "0"
-        if not count.isdigit():
-            raise UsageError(f"--scheduler {address!r}: expected local:N with N a number")
-        import os
-        workers = int(count) or os.cpu_count() or 1
+        count = address.partition(":")[2]
+        workers = check_workers(int(count), "local:N") if count else max_workers()
         # a capture that kills its worker is an error record, not retried on the next worker
         dask.config.set({"distributed.scheduler.allowed-failures": 0})
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)
         return Client(cluster), cluster
-    return Client(address), None
+    try:   # a scheduler that does not answer fails in seconds, not after distributed's 30
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S:g}s"), None
+    except (OSError, TimeoutError) as exc:
+        raise MinidumpError(f"--scheduler {address}: no Dask scheduler answered within "
+                            f"{CONNECT_TIMEOUT_S:g} s ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else 'no reply'})") from None
 
 
 def _outcome(future, spec: dict) -> dict | None:

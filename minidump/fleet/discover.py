@@ -35,10 +35,16 @@ from minidump.sources.memoryset import MEMORY_FILE, read_memory_set
 
 @dataclass(slots=True)
 class Found:
-    """What :func:`discover` found: capture specs in a stable order, and skipped files."""
+    """What :func:`discover` found: capture specs in a stable order, and skipped files with
+    the reason each was skipped (``reasons[path]``)."""
 
     specs: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append(path)
+        self.reasons[path] = reason
 
 
 def memory_set(directory: str) -> dict:
@@ -47,21 +53,40 @@ def memory_set(directory: str) -> dict:
 
 
 def _sniffed(path: str) -> bool:
-    """A file some reader recognises by its magic (directories are handled apart)."""
+    """A file some reader recognises by its magic (directories are handled apart); an
+    OSError when it cannot be read."""
     from minidump.sources import READERS
     for reader in READERS:
         if reader.sniffs and reader.kind != "mddir":
             try:
                 if reader.load().sniff(path):
                     return True
-            except (OSError, ValueError):
+            except ValueError:
                 return False
     return False
 
 
 def _is_capture_dir(path: str) -> bool:
+    """A md_*.BIN directory or a RAM-image set; OSError when it cannot be listed."""
     from minidump.sources import mddir
     return os.path.isfile(os.path.join(path, MEMORY_FILE)) or mddir.sniff(path)
+
+
+def _claimed(directory: str, spec: dict) -> set[str]:
+    """The names directly in ``directory`` that its capture reads: the md_*.BIN blobs and
+    their side tables, or MEMORY.txt and the images it lists.  Everything else there is
+    searched as if the capture were not there, so a stray ``md_readme.BIN`` cannot hide
+    its siblings."""
+    from minidump.sources import mddir
+    if os.path.isfile(os.path.join(directory, MEMORY_FILE)):
+        listed = [spec["open"].get("path", ""),
+                  *(m.rpartition("@")[0] for m in spec["open"].get("memory", ()))]
+        return {MEMORY_FILE} | {os.path.basename(p) for p in listed
+                                if os.path.dirname(p) == directory}
+    names = os.listdir(directory)
+    return {n for n in names
+            if mddir.BLOB.fullmatch(n) or n in ("dump_info.txt", "load.cmm")
+            or ("sahara" in n.lower() and n.lower().endswith((".bin", ".tbl")))}
 
 
 def _spec(path: str) -> dict:
@@ -71,6 +96,12 @@ def _spec(path: str) -> dict:
         except (UsageError, OSError) as exc:   # the record says why
             return {"input": path, "open": {"path": path}, "error": _one_line(exc)}
     return {"input": path, "open": {"path": path}}
+
+
+def _unreadable(path: str, exc: OSError) -> dict:
+    """The error record's spec for a path that cannot be listed or read."""
+    why = (exc.strerror or str(exc)).lower()
+    return {"input": path, "open": {"path": path}, "error": f"{path}: cannot be read: {why}"}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -89,48 +120,96 @@ def _identity(path: str, status: os.stat_result | None = None):
     return (status.st_dev, status.st_ino)
 
 
+#: what an unreadable capture directory claims: all of it
+ALL: set[str] = set()
+
+
 def discover(paths: list[str]) -> Found:
-    """Every capture under ``paths`` (files and directories, searched recursively), once."""
+    """Every capture under ``paths`` (files and directories, searched recursively), once.
+
+    Every path given or found ends in exactly one place: a capture's spec (an error
+    spec when it cannot be read: the run goes on and its record says why), a file a
+    capture reads, or ``skipped`` with the reason.
+    """
     found = Found()
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fsdecode(os.fspath(p)) for p in paths]
     seen: set = set()
 
-    def add(path: str, status: os.stat_result | None = None) -> None:
+    def add(path: str, spec: dict | None = None,
+            status: os.stat_result | None = None) -> dict | None:
         key = _identity(path, status)
-        if key not in seen:
-            seen.add(key)
-            found.specs.append(_spec(path))
+        if key in seen:
+            return None
+        seen.add(key)
+        spec = spec or _spec(path)
+        found.specs.append(spec)
+        return spec
 
+    def unreadable(exc: OSError) -> None:
+        path = exc.filename if isinstance(exc.filename, str) else str(exc.filename)
+        add(path, _unreadable(path, exc))
+
+    def capture_dir(path: str) -> set[str] | None:
+        """The names the capture in ``path`` claims (None: no capture here; every name when
+        ``path`` cannot be listed, its error record standing for all of it)."""
+        try:
+            if not _is_capture_dir(path):
+                return None
+            spec = add(path)
+            if spec is None:      # reached before under another name: all of it is done
+                return ALL
+            return {MEMORY_FILE} if spec.get("error") else _claimed(path, spec)
+        except OSError as exc:
+            unreadable(OSError(exc.errno, exc.strerror, path))
+            return ALL
+
+    claims: dict = {}   # subdirectories looked at from their parent, by identity
     for top in paths:
-        if not os.path.isdir(top) or _is_capture_dir(top):
+        if not os.path.isdir(top):
             add(top)     # named on the command line: a capture, even one no reader knows
             continue
-        for root, dirs, files in os.walk(top, followlinks=True):
+        for root, dirs, files in os.walk(top, followlinks=True, onerror=unreadable):
             real = _identity(root)
-            if real in seen and root != top:
+            claimed = claims.pop(real, None) if root != top else capture_dir(root)
+            if claimed is ALL or (real in seen and root != top and claimed is None):
                 dirs[:] = []
                 continue
+            claimed = claimed or set()
             seen.add(real)
             keep = []
-            for name in sorted(dirs):
+            for name in sorted(dirs):    # captures in subdirectories first, as listed
+                if name in claimed:
+                    continue
                 sub = os.path.join(root, name)
-                if _is_capture_dir(sub):
-                    add(sub)
-                elif _identity(sub) not in seen:
+                key = _identity(sub)
+                if key in seen:
+                    continue
+                claims[key] = capture_dir(sub)
+                if claims[key] is not ALL:
                     keep.append(name)
             dirs[:] = keep
             for name in sorted(files):
+                if name in claimed:
+                    continue
                 path = os.path.join(root, name)
                 try:
                     status = os.stat(path)
                 except OSError:
                     status = None
-                if status is None or not stat.S_ISREG(status.st_mode):
-                    found.skipped.append(path)   # FIFOs, sockets, devices: never opened here
-                elif _identity(path, status) in seen:
+                if status is not None and _identity(path, status) in seen:
                     continue
-                elif _sniffed(path):
-                    add(path, status)
+                if status is None or not stat.S_ISREG(status.st_mode):
+                    # FIFOs, sockets, devices: never opened here
+                    found.skip(path, "a dangling symbolic link" if status is None
+                               else "not a regular file")
+                    continue
+                try:
+                    known = _sniffed(path)
+                except OSError as exc:
+                    unreadable(OSError(exc.errno, exc.strerror, path))
+                    continue
+                if known:
+                    add(path, status=status)
                 else:
-                    found.skipped.append(path)
+                    found.skip(path, "not a capture (no reader knows its format)")
     return found

@@ -23,9 +23,10 @@ import os
 import signal
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from typing import Callable
+from typing import Callable, Iterator
 
 from minidump.fleet.triage import NOT_READ, failed, triage_one
 
@@ -60,6 +61,55 @@ def _serve(conn, func: Callable[[dict], dict], memory_limit: int | None) -> None
         conn.send((index, rec))
 
 
+@contextmanager
+def _main_hidden(func: Callable) -> Iterator[None]:
+    """Start workers without re-running the caller's script in them.
+
+    A worker started by ``forkserver`` (or ``spawn``) imports the parent's ``__main__`` to
+    find the function it runs; a script without an ``if __name__ == "__main__":`` guard then
+    starts the pool again in every worker, which Python refuses, and every capture came
+    back "worker died".  The workers' function lives in a module of its own unless the
+    caller passes one from its script, so ``__main__`` is hidden from the worker's start-up
+    data while it starts.  A function from ``__main__`` itself needs the guard (see
+    :func:`_refuse_in_bootstrap`).
+    """
+    import sys
+    import types
+    if getattr(func, "__module__", None) == "__main__":
+        yield
+        return
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _refuse_in_bootstrap() -> None:
+    """Inside a worker still importing the caller's script: say why, instead of dying."""
+    process = multiprocessing.current_process()
+    if getattr(process, "_inheriting", False) or (
+            multiprocessing.parent_process() is not None and process.name == "minidump-triage"):
+        raise RuntimeError(
+            "minidump's LocalPool was started while a worker imported the calling script: "
+            "a function from the script (func=...) needs the script's pool code under "
+            "'if __name__ == \"__main__\":'")
+
+
+def _start_error(exc: OSError) -> Exception:
+    """Why a worker could not start, with the fix where there is one."""
+    import tempfile
+    from minidump.errors import MinidumpError
+    if "AF_UNIX path too long" in str(exc) or exc.errno == 36:
+        return MinidumpError(
+            f"cannot start worker processes: the temporary directory {tempfile.gettempdir()} "
+            "makes their socket path longer than the 107 bytes Unix sockets allow; set "
+            "TMPDIR to a shorter directory (e.g. TMPDIR=/tmp)")
+    return MinidumpError(f"cannot start worker processes: {exc.strerror or exc}")
+
+
 @dataclass(slots=True)
 class _Worker:
     process: multiprocessing.process.BaseProcess
@@ -90,8 +140,17 @@ class LocalPool:
     def __init__(self, workers: int | None = None, *, timeout: float | None = None,
                  memory_limit: int | None = MEMORY_LIMIT,
                  func: Callable[[dict], dict] = triage_one) -> None:
-        self.workers = max(1, workers or os.cpu_count() or 1)
-        self.timeout = timeout
+        from minidump.fleet.limits import check_workers, max_workers
+        #: asked for, then capped at the CPU count (10,000 once meant a process per capture)
+        self.requested = workers
+        self.workers = max_workers() if workers is None else check_workers(workers)
+        if timeout is not None and not (isinstance(timeout, (int, float)) and
+                                        0 <= timeout < float("inf")):
+            raise ValueError(f"timeout {timeout!r}: expected a finite number of seconds, or None")
+        if memory_limit is not None and not 0 <= memory_limit < 1 << 63:
+            raise ValueError(f"memory_limit {memory_limit!r}: expected 0 to 2^63 - 1 bytes, "
+                             "or None")
+        self.timeout = timeout or None
         self.memory_limit = memory_limit
         self.func = func
         self.context = multiprocessing.get_context("forkserver")
@@ -101,13 +160,20 @@ class LocalPool:
         parent, child = self.context.Pipe()
         process = self.context.Process(target=_serve, args=(child, self.func, self.memory_limit),
                                        daemon=True, name="minidump-triage")
-        process.start()
+        with _main_hidden(self.func):
+            try:
+                process.start()
+            except OSError as exc:
+                parent.close()
+                child.close()
+                raise _start_error(exc) from exc
         child.close()
         return _Worker(process, parent)
 
     def run(self, specs: list[dict],
             on_record: Callable[[dict], None] | None = None) -> tuple[list[dict], bool]:
         """A record per spec, in the specs' order, and whether the run was interrupted."""
+        _refuse_in_bootstrap()
         records: list[dict | None] = [None] * len(specs)
         pending = deque(range(len(specs)))
         pool: list[_Worker] = []

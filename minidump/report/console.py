@@ -113,6 +113,7 @@ def make_console(out: TextIO, width: int | None = None, color: bool | None = Non
     color = use_color(out) if color is None else color
     console = Console(file=_PlainLines(out), width=columns or UNLIMITED,
                       color_system="auto" if color else None, force_terminal=color,
+                      no_color=not color,   # rich reads NO_COLOR itself; --color always wins
                       highlight=False, soft_wrap=True, markup=False, emoji=False)
     console.layout_width = columns   # what tables must fit in (None: unlimited)
     console.on_broken_pipe = _broken_pipe   # rich's own exits 1; the CLI has one status for it

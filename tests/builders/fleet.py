@@ -207,3 +207,18 @@ def hangs_telling_pid(spec: dict) -> dict:
         with open(spec["input"] + ".pid", "w") as fh:
             fh.write(str(os.getpid()))
     return hangs_on_hang(spec)
+
+
+def slow_core(path):
+    """A real input that takes a long time: an ELF core of 40,000 overlapping 1 MiB PT_LOADs
+    (sparse, so it costs no disk) whose overlaps the planner must compare page by page."""
+    from builders.elf import core, phdr
+    from minidump.formats.elf import PT
+    count = 40_000
+    table = [phdr(p_type=PT.LOAD, p_offset=0x1000000 + i * 0x1000, p_vaddr=0,
+                  p_paddr=0x80000000 + i * 0x1000, p_filesz=1 << 20, p_memsz=1 << 20)
+             for i in range(count)]
+    with open(path, "wb") as fh:
+        fh.write(core(table, at=0x1000000))
+        fh.truncate(0x1000000 + count * 0x1000 + (1 << 20))
+    return path

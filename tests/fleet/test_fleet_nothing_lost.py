@@ -12,7 +12,7 @@ import sys
 import time
 
 from builders import ROOT, SAMPLES, run
-from builders.fleet import dies_on_kill, hangs_on_hang, raises_on_raise
+from builders.fleet import dies_on_kill, hangs_on_hang, raises_on_raise, slow_core
 from minidump.fleet.discover import discover
 from minidump.fleet.local import LocalPool
 
@@ -66,21 +66,6 @@ def test_captures_queued_behind_a_hang_or_a_death_are_read_by_the_next_worker(tm
     assert outcome(records) == {
         "a.img": ("ok", None), "b.img": ("ok", None), "c.img": ("ok", None),
         "kill.img": ("error", "worker died: killed by SIGKILL (out of memory?)")}
-
-
-def slow_core(path):
-    """A real input that takes a long time: an ELF core of 40,000 overlapping 1 MiB PT_LOADs
-    (sparse, so it costs no disk) whose overlaps the planner must compare page by page."""
-    from builders.elf import core, phdr
-    from minidump.formats.elf import PT
-    count = 40_000
-    table = [phdr(p_type=PT.LOAD, p_offset=0x1000000 + i * 0x1000, p_vaddr=0,
-                  p_paddr=0x80000000 + i * 0x1000, p_filesz=1 << 20, p_memsz=1 << 20)
-             for i in range(count)]
-    with open(path, "wb") as fh:
-        fh.write(core(table, at=0x1000000))
-        fh.truncate(0x1000000 + count * 0x1000 + (1 << 20))
-    return path
 
 
 def test_a_capture_that_takes_too_long_times_out(tmp_path, capsys):

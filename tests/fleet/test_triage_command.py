@@ -107,7 +107,7 @@ def test_help_has_an_example(capsys):
 
 def test_bad_options_are_usage_errors(capsys):
     code, _, err = run(capsys, "triage", str(SAMPLES / "md"), "--workers", "0")
-    assert code == 2 and err == "minidump: error: --workers 0: expected 1 or more\n"
+    assert code == 2 and err == "minidump: error: --workers 0: expected 1 to 65536\n"
 
 
 def test_panic_line_fallback():
