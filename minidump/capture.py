@@ -212,6 +212,7 @@ class Capture(Closable):
         """
         from minidump.errors import FormatError, MinidumpError, SymbolError
         from minidump.kernel.image import find_image, vmcoreinfo_from_memory
+        self.check_vmlinux(vmlinux)
         self._attached = vmlinux.path
         if self.vmcoreinfo is None:
             try:
@@ -245,6 +246,20 @@ class Capture(Closable):
                     raise
                 self.warn(f"page_offset_base not readable ({exc.problem}); the direct map is "
                           "not translated")
+
+    def check_vmlinux(self, vmlinux: "Vmlinux") -> None:
+        """Refuse a vmlinux that cannot be this capture's kernel, in one line naming it: not
+        a Linux kernel image (or no symbols), another machine or word size than the
+        capture's, or (when both have one) another BUILD-ID.  Every command taking
+        ``--vmlinux`` comes through here."""
+        from minidump.errors import MinidumpError
+        vmlinux.check_kernel()
+        mine = self.elf_arch
+        theirs = vmlinux.arch
+        if mine is not None and (mine.machine, mine.bits) != (theirs.machine, theirs.bits):
+            raise MinidumpError(f"does not match {self.input}: the vmlinux is {theirs.name}, "
+                                f"the capture {mine.name}", path=vmlinux.path)
+        self._check_build_id(vmlinux)
 
     def _check_build_id(self, vmlinux: "Vmlinux") -> None:
         """A vmlinux of another build names nothing right: refuse it (one line, both IDs)."""

@@ -18,3 +18,16 @@ NOTES_MAX = 64 << 20
 SAHARA_TABLE_MAX = 1 << 16
 #: ``dump_info.txt`` / ``load.cmm`` beside the blobs or inside a Raw_Dmp! image
 SIDE_FILE_MAX = 1 << 20
+#: a ``--regions`` file: the shipped v3 set is ~2 KiB; thousands of regions fit in far less
+REGIONS_FILE_MAX = 1 << 20
+#: regions one ``--regions`` file may list: a vmcore holds at most 65,535 program headers
+#: before PN_XNUM, and real region lists are a few hundred
+REGIONS_MAX = 16384
+#: symbols of one vmlinux's ``.symtab``: distribution kernels have ~150k, allyesconfig ~1.3M
+SYMBOLS_MAX = 2_000_000
+#: a ``.strtab``: KSYM_NAME_LEN (512) bounds a kernel symbol's name; real tables average
+#: ~40 bytes a name, so 128 bytes per symbol on average is generous
+STRTAB_BYTES_PER_SYMBOL = 128
+#: program headers of one ELF core, PN_XNUM or not: a vmcore of 2^16 regions, or a kdump
+#: core of a 4 TiB machine with a PT_LOAD per memory block, stays below
+PHDRS_MAX = 1 << 20

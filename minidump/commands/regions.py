@@ -94,6 +94,7 @@ def static_document(vmlinux_path: str, version: str | None) -> dict[str, Any]:
     from minidump.report import region_rows, totals
 
     with Vmlinux.open(vmlinux_path) as vmlinux:
+        vmlinux.check_kernel()
         debuginfo = open_debuginfo(vmlinux_path) if vmlinux.section(".inspect_table") else None
         try:
             names = enum_names(debuginfo) if version is None else None

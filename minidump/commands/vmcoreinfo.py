@@ -40,7 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        epilog=EXAMPLES, formatter_class=HelpFormatter)
     add_input_options(p, positional="capture", optional=True)
     p.add_argument("--vmlinux", metavar="VMLINUX", help="generate from this vmlinux")
-    p.add_argument("--pagesize", type=int, metavar="N",
+    p.add_argument("--pagesize", metavar="N",
                    help="PAGESIZE to write when generating (default: the capture's, else 4096)")
     p.add_argument("--table", action="store_true", help="decode every key into a table")
     output_options(p, required=False, what="write the text to FILE, not stdout")
@@ -66,6 +66,11 @@ def run(args) -> tuple[Document | None, ExitCode]:
 
     if not args.vmlinux and not args.capture:
         raise UsageError("vmcoreinfo needs CAPTURE, or --vmlinux VMLINUX [CAPTURE]")
+    if args.pagesize is not None:
+        from minidump.files import parse_count
+        args.pagesize = parse_count(str(args.pagesize), "--pagesize", low=1 << 10, high=1 << 18)
+        if args.pagesize & (args.pagesize - 1):
+            raise UsageError(f"--pagesize {args.pagesize}: not a power of two")
     inputs = input_paths(args, args.capture)
     if args.output:
         from minidump.files import check_output
@@ -77,6 +82,10 @@ def run(args) -> tuple[Document | None, ExitCode]:
             from minidump.kernel.debuginfo import DebugInfo
             from minidump.kernel.vmcoreinfo_gen import generate_text
             with DebugInfo.open(args.vmlinux) as dbg:
+                if capture is not None:
+                    capture.check_vmlinux(dbg.vmlinux)
+                else:
+                    dbg.vmlinux.check_kernel()
                 text, runtime = generate_text(dbg, capture, pagesize=args.pagesize)
             source, runtime_source = f"generated from {args.vmlinux} ({dbg.type_source})", \
                 runtime.source

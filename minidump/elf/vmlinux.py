@@ -304,6 +304,7 @@ class Vmlinux(Closable):
             if symtab.link >= len(self.sections):
                 raise FormatError(f"sh_link {symtab.link} names no section", path=self.path,
                                   field=".symtab.sh_link")
+            self._check_symtab_size(symtab)
             key = self._identity()
             cached = _INDEXES.get(key) if key is not None else None
             if cached is None:
@@ -316,6 +317,46 @@ class Vmlinux(Closable):
                         del _INDEXES[next(iter(_INDEXES))]
             self._symbols = cached
         return self._symbols
+
+    def _check_symtab_size(self, symtab: Section) -> None:
+        """Bounds before reading: a symbol count no kernel has, or a ``.strtab`` far larger than
+        its names need, is refused in one line instead of costing seconds and gigabytes."""
+        from minidump.limits import STRTAB_BYTES_PER_SYMBOL, SYMBOLS_MAX
+        entry = sym_format(self.little_endian, self.bits)[0].size
+        count = symtab.size // entry
+        if count > SYMBOLS_MAX:
+            raise FormatError(f"{count:,} symbols; no kernel has more than {SYMBOLS_MAX:,}",
+                              path=self.path, offset=symtab.offset, field=".symtab")
+        strtab = self.sections[symtab.link]
+        limit = max(count, 1) * STRTAB_BYTES_PER_SYMBOL + (1 << 20)
+        if strtab.size > limit:
+            raise FormatError(f"{strtab.size:#x} bytes of names for {count:,} symbols (limit "
+                              f"{limit:#x})", path=self.path, offset=strtab.offset,
+                              field=strtab.name or ".strtab")
+
+    #: symbols every Linux kernel image defines (init/version.c, init/main.c, the linker
+    #: script); a vmlinux with none of them is another program
+    KERNEL_SYMBOLS = ("linux_banner", "init_uts_ns", "init_task", "start_kernel", "_stext",
+                      "_text", "swapper_pg_dir")
+
+    def check_kernel(self) -> None:
+        """Refuse what is not a Linux kernel image: a shared library, an object file, a core,
+        a stripped or empty symbol table.  One line naming the file."""
+        from minidump.formats.elf import ET
+        ehdr = parse_at(self.elf.Elf_Ehdr, read_at(self.fh, 0, self.elf.ehdr_size,
+                                                   path=self.path, what="Elf_Ehdr"),
+                        path=self.path)
+        if ehdr.e_type not in (ET.EXEC, ET.DYN):
+            raise FormatError(f"not a Linux kernel image: e_type {ehdr.e_type} is not "
+                              "ET_EXEC or ET_DYN", path=self.path, field="e_type")
+        symbols = self.symbols
+        if len(symbols) == 0:
+            raise FormatError("not a usable Linux kernel image: its symbol table is empty",
+                              path=self.path, field=".symtab")
+        if not any(name in symbols for name in self.KERNEL_SYMBOLS):
+            raise FormatError("not a Linux kernel image: its symbols include none of "
+                              + ", ".join(self.KERNEL_SYMBOLS), path=self.path,
+                              field=".symtab")
 
     def _identity(self) -> tuple | None:
         """The open file as the kernel knows it (device, inode, size, mtime), or None."""

@@ -91,8 +91,10 @@ def _symbol_region(vmlinux: "Vmlinux", kernel: "KernelMemory", name: str, size: 
 def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:
     from minidump.meminspect.regionsfile import load_regions
 
-    path, specs = load_regions(name)
+    path, specs = load_regions(name, out.warnings)
     label = os.path.basename(path)
+    ranges: dict[tuple, Region] = {}   # (paddr, vaddr, size) -> the first symbol's region
+    aliases: list[str] = []
     for spec in specs:
         source = f"{label}:{spec.line}"
         if spec.paddr is not None:
@@ -106,14 +108,17 @@ def _from_regions_file(vmlinux, kernel, name: str, out: Selection) -> None:
                 region = _symbol_region(vmlinux, kernel, spec.symbol, spec.size, source)
             except SymbolError as exc:
                 raise SymbolError(f"line {spec.line}: {exc.problem}", path=path) from None
-            alias = next((r for r in out.regions if r.source.startswith(f"{label}:") and
-                          (r.paddr, r.vaddr, r.size) == (region.paddr, region.vaddr,
-                                                         region.size)), None)
+            key = (region.paddr, region.vaddr, region.size)
+            alias = ranges.get(key)
             if alias is not None:     # two names of one range (x86_64 _text and _stext)
-                out.warnings.append(f"{source}: {spec.symbol} is {alias.name} (same address "
-                                    "and size); kept once")
+                aliases.append(f"{source}: {spec.symbol} is {alias.name}")
                 continue
+            ranges[key] = region
             out.regions.append(region)
+    if aliases:   # one warning, however many: a long file must not print a line per alias
+        more = f"; and {len(aliases) - 3} more" if len(aliases) > 3 else ""
+        out.warnings.append("; ".join(aliases[:3]) + more + " (same address and size); "
+                            "kept once")
 
 
 def _printk_dynamic(kernel: "KernelMemory", out: Selection) -> None:

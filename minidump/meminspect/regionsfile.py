@@ -63,19 +63,26 @@ def shipped_names() -> list[str]:
 
 
 def _number(text: str, path: str, line: int, what: str) -> int:
+    from minidump.files import parse_int
     try:
-        value = int(text.replace("_", ""), 0)
-    except ValueError:
+        value = parse_int(text, what)
+    except UsageError:
         raise FormatError(f"line {line}: {what} {text!r} is not a number (decimal or 0x-hex)",
                           path=path) from None
-    if value < 0:
-        raise FormatError(f"line {line}: {what} {text!r} is negative", path=path)
+    if value >= 1 << 64:
+        raise FormatError(f"line {line}: {what} {text} does not fit in 64 bits", path=path)
     return value
 
 
-def parse_regions(text: str, path: str = "--regions") -> list[RegionSpec]:
-    """Parse the whole file; errors name the line."""
+def parse_regions(text: str, path: str = "--regions",
+                  warnings: list[str] | None = None) -> list[RegionSpec]:
+    """Parse the whole file; errors name the line.  A line repeating an earlier one is kept
+    once, with one warning for all of them (``warnings``); at most :data:`REGIONS_MAX`
+    regions."""
+    from minidump.limits import REGIONS_MAX
     specs = []
+    seen: dict[tuple, int] = {}
+    repeats: list[tuple[int, int]] = []
     for number, raw in enumerate(text.splitlines(), 1):
         words = raw.partition("#")[0].split()
         if not words:
@@ -84,24 +91,50 @@ def parse_regions(text: str, path: str = "--regions") -> list[RegionSpec]:
             if len(words) != 3:
                 raise FormatError(f"line {number}: expected 'phys PADDR SIZE'", path=path)
             size = _number(words[2], path, number, "size")
-            specs.append(RegionSpec(number, size, paddr=_number(words[1], path, number,
-                                                                "address")))
+            spec = RegionSpec(number, size, paddr=_number(words[1], path, number, "address"))
+        else:
+            if len(words) > 2 or not _SYMBOL.match(words[0]):
+                raise FormatError(f"line {number}: expected 'SYMBOL [SIZE]' or 'phys PADDR "
+                                  f"SIZE', got {raw.strip()!r}", path=path)
+            size = _number(words[1], path, number, "size") if len(words) == 2 else None
+            if size == 0:
+                raise FormatError(f"line {number}: size is 0", path=path)
+            spec = RegionSpec(number, size, symbol=words[0].rstrip("?"),
+                              optional=words[0].endswith("?"))
+        key = (spec.symbol, spec.paddr, spec.size, spec.optional)
+        if key in seen:
+            repeats.append((number, seen[key]))
             continue
-        if len(words) > 2 or not _SYMBOL.match(words[0]):
-            raise FormatError(f"line {number}: expected 'SYMBOL [SIZE]' or 'phys PADDR SIZE', "
-                              f"got {raw.strip()!r}", path=path)
-        size = _number(words[1], path, number, "size") if len(words) == 2 else None
-        if size == 0:
-            raise FormatError(f"line {number}: size is 0", path=path)
-        name = words[0].rstrip("?")
-        specs.append(RegionSpec(number, size, symbol=name, optional=words[0].endswith("?")))
+        seen[key] = number
+        if len(specs) == REGIONS_MAX:
+            raise FormatError(f"line {number}: more than {REGIONS_MAX} regions", path=path)
+        specs.append(spec)
     if not specs:
         raise FormatError("no regions listed", path=path)
+    if repeats and warnings is not None:
+        shown = ", ".join(f"line {n} (= line {first})" for n, first in repeats[:3])
+        more = f" and {len(repeats) - 3} more" if len(repeats) > 3 else ""
+        warnings.append(f"{path}: {len(repeats)} line{'s repeat' if len(repeats) > 1 else ' repeats'}"
+                        f" an earlier one, kept once: {shown}{more}")
     return specs
 
 
-def load_regions(name: str) -> tuple[str, list[RegionSpec]]:
-    """(path, specs) of a file or a shipped set."""
+def decode_text(data: bytes, path: str) -> str:
+    """UTF-8 text, or a FormatError naming the line and offset of the first bad byte
+    (latin-1, UTF-16 and binary files are not regions files)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"line {line}: byte {data[exc.start]:#04x} is not UTF-8 text "
+                          "(save the file as UTF-8)", path=path, offset=exc.start) from None
+
+
+def load_regions(name: str, warnings: list[str] | None = None) -> tuple[str, list[RegionSpec]]:
+    """(path, specs) of a file or a shipped set; a file over :data:`REGIONS_FILE_MAX` bytes
+    is refused before it is read."""
+    from minidump.files import read_small
+    from minidump.limits import REGIONS_FILE_MAX
     path = resolve_path(name)
-    with open(path, encoding="utf-8") as fh:
-        return path, parse_regions(fh.read(), path)
+    data = read_small(path, REGIONS_FILE_MAX, "--regions file")
+    return path, parse_regions(decode_text(data, path), path, warnings)

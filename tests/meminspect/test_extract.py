@@ -126,8 +126,10 @@ def test_regions_previews_extract_with_regions_file_and_profile(machine, tmp_pat
 def test_extract_usage_errors(machine, tmp_path, capsys):
     bare = tmp_path / "plain"
     bare.write_bytes(make_vmlinux(VmlinuxSpec(sections=[Sec(".data", LINK_TEXT, bytes(64))],
-                                              symbols=[Sym("jiffies_64", LINK_TEXT, 8)])))
-    # VMCOREINFO is found in memory by its shape; the vmlinux has no meminspect table
+                                              symbols=[Sym("jiffies_64", LINK_TEXT, 8),
+                                                       Sym("init_task", LINK_TEXT + 8, 8)])))
+    # VMCOREINFO is found in memory by its shape; the vmlinux (a kernel: it has init_task)
+    # has no meminspect table
     assert main(["extract", "--vmlinux", str(bare), f"{machine.ram}@0", "-o",
                  str(tmp_path / "o")]) == 2
     assert "this kernel has no meminspect" in capsys.readouterr().err

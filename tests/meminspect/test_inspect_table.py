@@ -99,7 +99,8 @@ def test_regions_vmlinux_json(tmp_path, capsys):
 def test_regions_vmlinux_without_meminspect(tmp_path, capsys):
     path = tmp_path / "vmlinux"
     path.write_bytes(make_vmlinux(VmlinuxSpec(sections=[Sec(".data", LINK_TEXT, bytes(16))],
-                                              symbols=[Sym("jiffies_64", LINK_TEXT, 8)])))
+                                              symbols=[Sym("jiffies_64", LINK_TEXT, 8),
+                                                       Sym("linux_banner", LINK_TEXT + 8, 8)])))
     assert main(["regions", "--vmlinux", str(path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["regions"] == [] and "built without meminspect" in doc["warnings"][0]
