@@ -61,10 +61,12 @@ def read(path: str, context: Context) -> Source:
         addresses: list[Row] = []
         side: list[Row] = []
         seen: dict[str, int] = {}
-        for index in range(count):
+        sections = [parse_at(raw_dump_section_header, table_bytes, index * SECTION, path=path,
+                             base=HEADER, what=f"raw_dump_section_header[{index}]")
+                    for index in range(count)]
+        overlapping = _overlapping(sections, size)
+        for index, sec in enumerate(sections):
             at = HEADER + index * SECTION
-            sec = parse_at(raw_dump_section_header, table_bytes, index * SECTION, path=path,
-                           base=HEADER, what=f"raw_dump_section_header[{index}]")
             name = decode_name(sec.section_name) or f"section{index}"
             where = f"{os.path.basename(path)}: section {index}"
             if name.lower() in seen:
@@ -75,6 +77,20 @@ def read(path: str, context: Context) -> Source:
                 name = unique
             seen[name.lower()] = index
             end = sec.section_offset + sec.section_size
+            if index in overlapping:
+                # each section has data of its own: sizes that make them share bytes are
+                # impossible, and counting them would report the image many times over
+                other = overlapping[index]
+                source.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
+                            f"{sec.section_offset:#x}+{sec.section_size:#x} overlaps section "
+                            f"{other}'s; not written")
+                addresses.append(Row(name_from_filename(name),
+                                     paddr=sec.section_info.base_addr or None,
+                                     size=sec.section_size, filename=name,
+                                     status=Status.INVALID,
+                                     reason=f"section data overlaps section {other}'s "
+                                            "(impossible size or offset)", source=where))
+                continue
             if end > size or end < sec.section_offset:
                 source.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
                              f"{sec.section_offset:#x}+{sec.section_size:#x} runs past the image "
@@ -112,6 +128,24 @@ def read(path: str, context: Context) -> Source:
         if row.payload is None and row.status is None:
             row.status, row.reason = Status.MISSING, "section data outside the image"
     return source
+
+
+def _overlapping(sections, image_size: int) -> dict[int, int]:
+    """Sections whose data (inside the image) runs into another section's, each with the
+    index of one it overlaps.  Sorted by offset, a section overlaps when it starts before
+    the furthest end so far; both of such a pair are impossible, so both are named."""
+    spans = sorted((sec.section_offset, sec.section_offset + sec.section_size, index)
+                   for index, sec in enumerate(sections)
+                   if sec.section_size and sec.section_offset + sec.section_size <= image_size)
+    out: dict[int, int] = {}
+    reach, owner = -1, -1
+    for start, end, index in spans:
+        if start < reach:
+            out[index] = owner
+            out.setdefault(owner, index)
+        if end > reach:
+            reach, owner = end, index
+    return out
 
 
 def _with_side(row: Row, side: list[Row]) -> Row:

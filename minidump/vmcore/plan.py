@@ -72,8 +72,9 @@ def _different(reason: str, region: Region, status: Status = Status.INVALID) -> 
 def resolve(regions: list[Region], same_bytes: SameBytes | None = None) -> list[Region]:
     """Give every region its final status: written, or why not.
 
-    A region with the same physical range as one already written is a
-    duplicate; a table that repeats an ID for a different range loses
+    A region with the same physical range and bytes as one already written
+    is a duplicate; the same range with other bytes is invalid (a conflict
+    the report names, exit 3), as a partial overlap is; a table that repeats an ID for a different range loses
     nothing (both are written, and the reason says so).  Partial overlaps are
     written only when ``same_bytes`` says the overlapping bytes agree, so no
     two PT_LOADs ever give different contents for one physical byte.
@@ -112,7 +113,14 @@ def resolve(regions: list[Region], same_bytes: SameBytes | None = None) -> list[
             continue
         first = seen_ranges.get((region.paddr, region.size))
         if first is not None:
-            out.append(_different(f"same range as {_label(out[first])}, already written",
+            twin = out[first]
+            if same_bytes is not None and not same_bytes(twin, region, region.paddr,
+                                                         region.size):
+                # crash and drgn would read one range two ways: a conflict, not a duplicate
+                out.append(_different(f"same range as {_label(twin)} with different bytes; "
+                                      f"only {_label(twin)}'s are written", region))
+                continue
+            out.append(_different(f"same range as {_label(twin)}, already written",
                                   region, Status.DUPLICATE))
             continue
         clash = written.clash(region, same_bytes)
