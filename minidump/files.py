@@ -143,7 +143,7 @@ def _patterns():
         import re
         _DECIMAL = re.compile(r"[0-9]+", re.ASCII)
         _NUMBER = re.compile(r"(0[xX][0-9a-fA-F]+|[0-9]+)", re.ASCII)
-        _HEX = re.compile(r"(0[xX])?[0-9a-fA-F]+", re.ASCII)
+        _HEX = re.compile(r"-?(0[xX])?[0-9a-fA-F]+", re.ASCII)   # negative: out of range
     return _DECIMAL, _NUMBER, _HEX
 
 

@@ -125,7 +125,9 @@ def test_elf_overlapping_and_duplicate_loads(tmp_path, capsys):
         ("PT_LOAD[0]", RAM, "written", ""),
         ("PT_LOAD[1]", RAM + 8, "invalid",
          "overlaps PT_LOAD[0] at PA 0x80000008 with different bytes"),
-        ("PT_LOAD[2]", RAM, "duplicate", "same range as PT_LOAD[0], already written")]
+        # the same range with other bytes (0x10.. here, 0x00.. there): a conflict, issue 20
+        ("PT_LOAD[2]", RAM, "invalid",
+         "same range as PT_LOAD[0] with different bytes; only PT_LOAD[0]'s are written")]
 
 
 # -- rawdump ------------------------------------------------------------------------------
