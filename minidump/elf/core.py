@@ -22,7 +22,7 @@ from minidump.errors import FormatError, MinidumpError
 from minidump.files import read_at
 from minidump.formats.elf import (ELFCLASS, ELFDATA, ELFMAG, ET, PN_XNUM, PT,
                                   VMCOREINFO_NOTE_NAME)
-from minidump.limits import NOTES_MAX, VMCOREINFO_MAX
+from minidump.limits import NOTES_MAX, PHDRS_MAX, VMCOREINFO_MAX
 from minidump.model import Arch, Note
 
 if TYPE_CHECKING:
@@ -166,6 +166,9 @@ def read_core(path: str) -> ElfCore:
                 raise ehdr_fault("e_phnum", "PN_XNUM but there is no section header 0")
             phnum = shdr_s.unpack(read_at(fh, ehdr["e_shoff"], shdr_s.size, path=path,
                                           what="Elf_Shdr[0]"))[SH_INFO]
+        if phnum > PHDRS_MAX:
+            raise ehdr_fault("e_phnum", f"{phnum} program headers; at most {PHDRS_MAX} are "
+                             "read (no kernel core has more)")
         if phoff + phnum * phdr_s.size > size:
             raise ehdr_fault("e_phnum", f"{phnum} program headers at {phoff:#x} run past the "
                              f"end of the file ({size:#x} bytes)")
