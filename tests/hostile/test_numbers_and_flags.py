@@ -26,7 +26,7 @@ def test_color_always_beats_no_color():
     env = {**os.environ, "NO_COLOR": "1"}
     out = subprocess.run([sys.executable, "-m", "minidump", "regions", MD, "--color", "always"],
                          capture_output=True, text=True, env=env, timeout=120).stdout
-    assert "\x1b[" in out
+    assert "\x1b[32m" in out          # green "written": colour, not only bold
     plain = subprocess.run([sys.executable, "-m", "minidump", "regions", MD],
                            capture_output=True, text=True, env=env, timeout=120).stdout
     assert "\x1b[" not in plain
