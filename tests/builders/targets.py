@@ -475,6 +475,55 @@ def run_printk(data: bytes) -> None:
         _checked(lambda: read_log(mem, info, partial=partial).text(caller=True))
 
 
+# -- untrusted side files: --regions and --vmlinux ------------------------------------------
+
+def _regions_seeds() -> list[bytes]:
+    from minidump.meminspect.regionsfile import shipped
+    shipped_text = Path(shipped("v3-default")).read_bytes()
+    return [shipped_text, b"jiffies_64\nlinux_banner 0x40  # x\nphys 0x80000000 0x1000\n"
+            b"total_nr_irqs?\njiffies_64\n"]
+
+
+def run_regions(data: bytes) -> None:
+    """A ``--regions`` file: bounded, decoded as UTF-8 with the line named, parsed."""
+    from minidump.meminspect.regionsfile import load_regions
+    path = work() / "fuzz.regions"
+    path.write_bytes(data)
+    warnings: list[str] = []
+    result = _checked(lambda: load_regions(str(path), warnings))
+    if not isinstance(result, MinidumpError) and len(warnings) > 1:
+        raise Finding(f"{len(warnings)} warnings for one file: {warnings[:2]}")
+
+
+def _vmlinux_seeds() -> list[bytes]:
+    import json
+    from builders.vmlinux import Sec, Sym, VmlinuxSpec, make_vmlinux, sample_vmlinux
+    seeds = [make_vmlinux(VmlinuxSpec(sections=[Sec(".data", 0x1000, bytes(32))],
+                                      symbols=[Sym("linux_banner", 0x1000, 8),
+                                               Sym("jiffies_64", 0x1008, 8)]))]
+    expected = SAMPLES / "expected.json"
+    if expected.exists():
+        seeds.append(sample_vmlinux(json.loads(expected.read_text())))
+    return seeds
+
+
+def run_vmlinux(data: bytes) -> None:
+    """A ``--vmlinux``: headers, the kernel check (symbols bounded), lookups, build-id."""
+    from minidump.elf.vmlinux import Vmlinux
+    path = work() / "fuzz.vmlinux"
+    path.write_bytes(data)
+    image = _checked(lambda: Vmlinux.open(str(path)))
+    if isinstance(image, MinidumpError):
+        return
+    with image:
+        if isinstance(_checked(image.check_kernel), MinidumpError):
+            return
+        _checked(lambda: image.build_id)
+        for name in ("linux_banner", "jiffies_64", "_text", "nothing"):
+            _checked(lambda: image.symbol(name))
+        _checked(lambda: image.symbolize(0x1004))
+
+
 TARGETS = {t.name: t for t in (
     Target("elf", "ELF vmcore input (minidump.open, plan, VMCOREINFO, dmesg)", _elf_seeds, run_elf),
     Target("mddir", "md_*.BIN directory: the KELF header blob", _md_seeds, run_mddir),
@@ -489,6 +538,10 @@ TARGETS = {t.name: t for t in (
     Target("vmcoreinfo", "VMCOREINFO text and address translation", _vmcoreinfo_seeds,
            run_vmcoreinfo),
     Target("printk", "printk ring walks over VMCOREINFO + memory", _printk_seeds, run_printk),
+    Target("regions", "--regions file text (size, encoding, lines)", _regions_seeds,
+           run_regions),
+    Target("vmlinux", "--vmlinux ELF: headers, kernel check, bounded symbol table", _vmlinux_seeds,
+           run_vmlinux),
 )}
 
 def run(name: str, data: bytes) -> list[str]:
