@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from minidump.errors import (FaultError, FormatError, LayoutError, MinidumpError, SymbolError,
-                             TruncatedError, UnsupportedError, UsageError)
+from minidump.errors import (FaultError, FormatError, LayoutError, MinidumpError, OutputError,
+                             SymbolError, TruncatedError, UnsupportedError, UsageError)
 
 __version__ = "0.1.0"
 
@@ -59,4 +59,5 @@ def __dir__() -> list[str]:
 
 __all__ = ["open", "extract", "Capture", "WriteResult", "Region", "Status", "Record",
            "VmcoreInfo", "MinidumpError", "FormatError", "TruncatedError", "SymbolError",
-           "LayoutError", "UnsupportedError", "UsageError", "FaultError", "__version__"]
+           "LayoutError", "UnsupportedError", "UsageError", "FaultError", "OutputError",
+           "__version__"]

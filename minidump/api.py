@@ -82,7 +82,9 @@ def open(path: PathLike, *, memory: Iterable[str] = (), table_addr: int | str | 
     from the symbol table); its BUILD-ID must match the capture's; ``progress`` shows a progress
     bar on a terminal's stderr during long scans (the CLI's default).  Nothing is written.
     Errors are :class:`minidump.MinidumpError` subclasses with ``.path``,
-    ``.offset`` and ``.field``.
+    ``.offset`` and ``.field`` (a missing, looping or unreadable input too); a
+    ``path`` that is no ``str``, ``bytes`` or ``os.PathLike``, or a ``memory`` that
+    is one string, is a ``TypeError``.
     """
     from minidump.assemble import assemble
     from minidump.kernel.memory import PhysicalMemory

@@ -286,12 +286,14 @@ class Capture(Closable):
 
     def read(self, paddr: int, size: int) -> bytes:
         """``size`` captured bytes at physical ``paddr``; :class:`minidump.FaultError` where
-        nothing was captured."""
+        nothing was captured.  ``TypeError`` unless both are ints, ``ValueError`` for a
+        negative size or a range outside 64 bits.  Safe from several threads at once."""
         return self.memory.read(*_checked_range(paddr, size, "paddr"))
 
     def read_virt(self, vaddr: int, size: int) -> bytes:
         """``size`` bytes at kernel virtual ``vaddr`` (kernel image, linear map, or an address
-        the capture gives); :class:`minidump.FaultError` where it cannot."""
+        the capture gives); :class:`minidump.FaultError` where it cannot.  Arguments are
+        checked as for :meth:`read`."""
         return self.kernel.read_virt(*_checked_range(vaddr, size, "vaddr"))
 
     # -- answers -----------------------------------------------------------------
@@ -430,7 +432,9 @@ class Capture(Closable):
 
         Refuses an output that is one of the inputs, and an existing one unless
         ``force``; a failure leaves nothing at ``path``.  ``progress`` is called
-        with each number of bytes copied.
+        with each number of bytes copied.  Errors are :class:`~minidump.MinidumpError`
+        with ``.path``: a :class:`~minidump.errors.UsageError` for a refused path, an
+        :class:`~minidump.errors.OutputError` (also an ``OSError``) when writing fails.
         """
         from minidump.files import atomic_output, check_output
         from minidump.vmcore.write import write_vmcore
