@@ -229,8 +229,9 @@ class Vmlinux(Closable):
                              for i, s in enumerate(elffile.iter_sections())]
         except ELFError as exc:
             raise FormatError(f"bad section headers: {exc}", path=path, field="Elf_Shdr") from exc
-        except (OverflowError, ValueError) as exc:
-            # pyelftools seeks wherever a header says; a wild offset overflows seek()
+        except (OverflowError, ValueError, OSError) as exc:
+            # pyelftools seeks wherever a header says; a wild offset overflows seek(), a
+            # negative one (sh_name + sh_offset of .shstrtab past 2^63) is EINVAL
             raise FormatError("a section header points past any file offset", path=path,
                               field="Elf_Shdr") from exc
         self._by_name = {s.name: s for s in self.sections}
