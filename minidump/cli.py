@@ -40,14 +40,17 @@ EXIT_STATUS = (
                     "the report names them (info: some consumer lacks a key or a region; "
                     "triage: some captures were partial or errors)"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C); nothing half-written is left"),
-    (ExitCode.PIPE, "the reader of the output went away (| head)"),
-    ("128+N", "ended by signal N (SIGTERM, SIGHUP, SIGQUIT); nothing half-written is left"),
+    (ExitCode.PIPE, "the reader of the output went away (| head), in every command; a "
+                    "closed or full stdout is 1 (docs/reference/exit-status-broken-pipe.md)"),
+    ("128+N", "ended by signal N (SIGTERM, SIGHUP, SIGQUIT); nothing half-written is left; "
+              "triage prints the records done so far"),
 )
 
 #: environment variables the program reads
 ENVIRONMENT = (
     ("COLUMNS", "the width of tables and help (default: the terminal's; a pipe has no limit)"),
-    ("NO_COLOR", "when set and not empty, no colour (as --color never)"),
+    ("NO_COLOR", "when set and not empty, no colour (as --color never); --color always "
+                 "wins over it"),
 )
 
 EXAMPLES = """\
