@@ -78,7 +78,7 @@ def read(path: str, context: Context) -> Source:
             seen[name.lower()] = index
             end = sec.section_offset + sec.section_size
             if index in overlapping:
-                # each section has data of its own: sizes that make them share bytes are
+                # each section has data of its own: two starting at one offset are
                 # impossible, and counting them would report the image many times over
                 other = overlapping[index]
                 source.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
@@ -89,7 +89,7 @@ def read(path: str, context: Context) -> Source:
                                      size=sec.section_size, filename=name,
                                      status=Status.INVALID,
                                      reason=f"section data overlaps section {other}'s "
-                                            "(impossible size or offset)", source=where))
+                                            "(impossible offset)", source=where))
                 continue
             if end > size or end < sec.section_offset:
                 source.warn(f"{path}: offset {at:#x} (raw_dump_section_header[{index}]): data "
@@ -131,20 +131,20 @@ def read(path: str, context: Context) -> Source:
 
 
 def _overlapping(sections, image_size: int) -> dict[int, int]:
-    """Sections whose data (inside the image) runs into another section's, each with the
-    index of one it overlaps.  Sorted by offset, a section overlaps when it starts before
-    the furthest end so far; both of such a pair are impossible, so both are named."""
-    spans = sorted((sec.section_offset, sec.section_offset + sec.section_size, index)
-                   for index, sec in enumerate(sections)
-                   if sec.section_size and sec.section_offset + sec.section_size <= image_size)
+    """Sections that start at the same offset of the image as another (non-empty) one, each
+    with the index of one it collides with: two sections cannot hold one blob's bytes, and
+    neither can be told from the other, so both are refused.  A section that merely runs
+    into the next one (a packed image with one size too large) is left to the payload
+    check, which cuts it to its region and says so (exit 3)."""
+    starts: dict[int, int] = {}
     out: dict[int, int] = {}
-    reach, owner = -1, -1
-    for start, end, index in spans:
-        if start < reach:
-            out[index] = owner
-            out.setdefault(owner, index)
-        if end > reach:
-            reach, owner = end, index
+    for index, sec in enumerate(sections):
+        if not sec.section_size or sec.section_offset + sec.section_size > image_size:
+            continue
+        first = starts.setdefault(sec.section_offset, index)
+        if first != index:
+            out[index] = first
+            out.setdefault(first, index)
     return out
 
 

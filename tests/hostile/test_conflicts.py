@@ -67,7 +67,7 @@ def overlapping_rawdump(tmp_path):
     return str(path)
 
 
-def test_sections_sharing_bytes_are_impossible_not_data_written(overlapping_rawdump, capsys):
+def test_sections_sharing_one_offset_are_impossible_not_data_written(overlapping_rawdump, capsys):
     code, out, err = run(capsys, "regions", overlapping_rawdump, "--arch", "arm64", "--json")
     doc = json.loads(out)
     assert doc["totals"]["written_bytes"] == 0
