@@ -369,6 +369,19 @@ class Capture(Closable):
             self.attach_vmlinux(debuginfo.vmlinux)
         return gather(self, debuginfo)
 
+    def drgn(self, vmlinux: str | os.PathLike | None = None):
+        """A :class:`drgn.Program` on this capture's memory, no vmcore written first.
+
+        drgn gets the capture's notes and VMCOREINFO, its memory at every physical address
+        and at the kernel virtual addresses the capture gives or the kernel-image and
+        linear-map rules imply; memory the capture lacks raises ``drgn.FaultError``.  With
+        ``vmlinux`` its debug info is loaded; without it, symbols come from the capture's
+        own kallsyms tables, and drgn's printk helpers work from VMCOREINFO alone.  Needs
+        the optional extra ``kminidump[drgn]`` (:class:`UnsupportedError` without it).
+        """
+        from minidump.kernel.drgn_program import program
+        return program(self, None if vmlinux is None else os.fspath(vmlinux))
+
     # -- output --------------------------------------------------------------------
     def write_vmcore(self, path: str | os.PathLike, *, force: bool = False,
                      progress: Callable[[int], None] | None = None) -> WriteResult:
