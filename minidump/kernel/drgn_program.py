@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 #: what a region's object must look like to be a symbol (``runqueues[cpu1]`` is not one)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: SYMBOL() keys whose value is not the symbol's address: kernel/vmcore_info.c prints
+#: VMCOREINFO_SYMBOL_ARRAY(mem_section), the pointer's value with SPARSEMEM_EXTREME
+VALUE_SYMBOLS = frozenset({"mem_section"})
 #: the kernel image's end is rounded up to this when it bounds the image alias
 IMAGE_ALIGN = 2 << 20
 #: x86_64 KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE (arch/x86/include/asm/page_64_types.h)
@@ -126,9 +129,11 @@ def _set_notes(prog, cap: "Capture") -> None:
     fd = os.memfd_create("minidump-notes", os.MFD_CLOEXEC)
     try:
         os.write(fd, header)
-        prog.set_core_dump(fd)
+        # by path, so drgn opens (and later closes) a descriptor of its own: given ours,
+        # it closes that number when the Program goes, by then perhaps another file's
+        prog.set_core_dump(f"/proc/self/fd/{fd}")
     finally:
-        os.close(fd)   # drgn keeps its own descriptor
+        os.close(fd)
 
 
 def _image_end(cap: "Capture", vmlinux: str | None) -> int | None:
@@ -239,13 +244,13 @@ def symbol_table(cap: "Capture") -> list[tuple[str, int, int, str, bool]]:
                            (symbol.name, symbol.address, following - symbol.address, kind,
                             symbol.type.isupper()))
     else:
-        info = cap.vmcoreinfo
+        info, named = cap.vmcoreinfo, {name for name, _ in out}
         for key in info:
             match = re.fullmatch(r"SYMBOL\((\w+)\)", key)
-            address = info.symbol(match.group(1)) if match else None
-            if address:
-                out.setdefault((match.group(1), address),
-                               (match.group(1), address, 0, "object", True))
+            name = match.group(1) if match else None
+            address = info.symbol(name) if name and name not in VALUE_SYMBOLS else None
+            if address and name not in named:
+                out[(name, address)] = (name, address, 0, "object", True)
     return list(out.values())
 
 
