@@ -134,8 +134,10 @@ class Capture(Closable):
             if self.elf_arch is None:
                 raise LayoutError("unknown architecture: the capture has no ELF header region "
                                   "and its VMCOREINFO names none; give --arch")
-            plan = plan_vmcore(self.resolved_regions(), self.vmcoreinfo.raw if self.vmcoreinfo else None,
-                               self.notes, self.elf_arch)
+            # the named regions: the vmcore remembers each one's object (its sections, its
+            # MINIDUMP note)
+            plan = plan_vmcore(self.regions, self.vmcoreinfo.raw if self.vmcoreinfo else None,
+                               self.notes, self.elf_arch, scheme=self.scheme)
             self._plan = plan.with_warnings(tuple(self.warnings) + plan.warnings)
         return self._plan
 

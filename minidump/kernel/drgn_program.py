@@ -125,7 +125,7 @@ def _set_notes(prog, cap: "Capture") -> None:
     from minidump.vmcore.plan import plan_vmcore
     info = cap.vmcoreinfo
     header = plan_vmcore([], info.raw if info is not None else None, cap.notes,
-                         cap.elf_arch).header
+                         cap.elf_arch, remember=False).header
     fd = os.memfd_create("minidump-notes", os.MFD_CLOEXEC)
     try:
         os.write(fd, header)
