@@ -28,9 +28,10 @@ pytestmark = [pytest.mark.realkernel,
 ARCHES = ("x86_64", "arm64", "arm", "riscv64")
 ALL = captures(ARCHES, ("captures", "panics"))
 PANICS = {name: rec for name, rec in ALL.items() if rec.get("panic")}
-#: one capture per arch for what copies 512 MiB (the RAM-image form)
+#: one capture per arch for what copies 512 MiB (the RAM-image form); not riscv64, whose
+#: VMCOREINFO minidump does not read from a raw RAM image (no kernel-image search there)
 ONE_PER_ARCH = {rec.get("arch", "x86_64"): name for name, rec in sorted(ALL.items())
-                if not rec.get("panic")}
+                if not rec.get("panic") and rec.get("arch", "x86_64") != "riscv64"}
 
 
 def _param(names):
