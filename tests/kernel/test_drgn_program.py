@@ -113,3 +113,18 @@ def test_uncaptured_memory_is_a_fault_not_zeros(opened):
     region = next(r for r in _named(cap) if r.object == "jiffies_64")
     with pytest.raises(drgn.FaultError):      # a captured object's neighbour, not captured
         prog.read(region.vaddr + region.size + 0x100000, 8)
+
+
+def test_reads_from_many_threads_are_the_captures(opened):
+    """The segments' reader shares the Capture's file handles: threads must not mix reads."""
+    from concurrent.futures import ThreadPoolExecutor
+    cap, prog = opened
+    named = _named(cap)
+    want = {r.vaddr: cap.read_virt(r.vaddr, r.size) for r in named}
+
+    def read(i: int) -> bool:
+        region = named[i % len(named)]
+        return prog.read(region.vaddr, region.size) == want[region.vaddr]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(read, range(4000)))
