@@ -15,13 +15,8 @@ from pathlib import Path
 import pytest
 
 import minidump
-from builders import ROOT, SAMPLES, info_facts
+from builders import ROOT, SAMPLES, info_facts, ram_specs
 from minidump.cli import main
-
-
-def _ram_specs() -> list[str]:
-    ram = SAMPLES / "ram"
-    return [str(ram / line) for line in (ram / "MEMORY.txt").read_text().split()]
 
 
 #: every container of the same capture: (id, path, keyword options)
@@ -29,8 +24,8 @@ CAPTURES = [
     ("mddir", SAMPLES / "md", {}),
     ("mddir-sahara", SAMPLES / "md-nokelf", {"arch": "arm64"}),
     ("rawdump", SAMPLES / "rawdump.img", {}),
-    ("ram", SAMPLES / "ram" / "smem.bin", {"memory": _ram_specs()}),
-    ("item602", SAMPLES / "item602.bin", {"memory": _ram_specs()}),
+    ("ram", SAMPLES / "ram" / "smem.bin", {"memory": ram_specs()}),
+    ("item602", SAMPLES / "item602.bin", {"memory": ram_specs()}),
 ]
 IDS = [c[0] for c in CAPTURES]
 
@@ -135,7 +130,7 @@ def test_fault_error_names_the_address():
 
 def test_capture_closes_its_files():
     fds = len(os.listdir("/proc/self/fd"))
-    with minidump.open(SAMPLES / "ram" / "smem.bin", memory=_ram_specs()) as cap:
+    with minidump.open(SAMPLES / "ram" / "smem.bin", memory=ram_specs()) as cap:
         cap.dmesg()
         assert len(os.listdir("/proc/self/fd")) > fds
     assert len(os.listdir("/proc/self/fd")) == fds

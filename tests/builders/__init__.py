@@ -17,6 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "arm64-meminspect"
 
 
+def ram_specs(ram: Path = SAMPLES / "ram") -> list[str]:
+    """``FILE@PADDR`` for every line of ram/MEMORY.txt (the API's ``memory=``)."""
+    return [str(ram / line) for line in (ram / "MEMORY.txt").read_text().split()]
+
+
 def memory_args(ram: Path) -> list[str]:
     """``--memory FILE@PADDR`` for every line of ram/MEMORY.txt."""
     args = []

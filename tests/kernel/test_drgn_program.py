@@ -10,22 +10,17 @@ from __future__ import annotations
 import pytest
 
 import minidump
-from builders import SAMPLES
+from builders import SAMPLES, ram_specs
 
 drgn = pytest.importorskip("drgn", reason="drgn comes with the test extra (kminidump[drgn])")
 printk = pytest.importorskip("drgn.helpers.linux.printk")
-
-
-def _ram_specs() -> list[str]:
-    ram = SAMPLES / "ram"
-    return [str(ram / line) for line in (ram / "MEMORY.txt").read_text().split()]
 
 
 CAPTURES = [
     ("mddir", SAMPLES / "md", {}),
     ("mddir-sahara", SAMPLES / "md-nokelf", {"arch": "arm64"}),
     ("rawdump", SAMPLES / "rawdump.img", {}),
-    ("ram", SAMPLES / "ram" / "smem.bin", {"memory": _ram_specs()}),
+    ("ram", SAMPLES / "ram" / "smem.bin", {"memory": ram_specs()}),
 ]
 
 
