@@ -224,10 +224,10 @@ def _region_objects(cap: "Capture") -> list[tuple[str, int, int]]:
 def symbol_table(cap: "Capture") -> list[tuple[str, int, int, str, bool]]:
     """``(name, address, size, kind, global)`` for drgn without a vmlinux.
 
-    From the capture's kallsyms tables where they read (a symbol's size runs to the next
-    address, as ``kernel/kallsyms.c`` reports it); else VMCOREINFO's ``SYMBOL()`` entries
-    (size 0: an address only).  The regions' named objects come first either way, with
-    their exact sizes.
+    The regions' named objects first, with their exact sizes; then the capture's kallsyms
+    tables where they read (a symbol's size runs to the next address, as
+    ``kernel/kallsyms.c`` reports it); then VMCOREINFO's ``SYMBOL()`` entries for names
+    neither gave (size 0: an address only).
     """
     from minidump.kernel.kallsyms import readable_table
     out: dict[tuple[str, int], tuple[str, int, int, str, bool]] = {}
@@ -243,14 +243,14 @@ def symbol_table(cap: "Capture") -> list[tuple[str, int, int, str, bool]]:
             out.setdefault((symbol.name, symbol.address),
                            (symbol.name, symbol.address, following - symbol.address, kind,
                             symbol.type.isupper()))
-    else:
-        info, named = cap.vmcoreinfo, {name for name, _ in out}
-        for key in info:
-            match = re.fullmatch(r"SYMBOL\((\w+)\)", key)
-            name = match.group(1) if match else None
-            address = info.symbol(name) if name and name not in VALUE_SYMBOLS else None
-            if address and name not in named:
-                out[(name, address)] = (name, address, 0, "object", True)
+    # kallsyms lists data only with CONFIG_KALLSYMS_ALL (Debian's cloud-arm64 has text only)
+    info, named = cap.vmcoreinfo, {name for name, _ in out}
+    for key in info:
+        match = re.fullmatch(r"SYMBOL\((\w+)\)", key)
+        name = match.group(1) if match else None
+        address = info.symbol(name) if name and name not in VALUE_SYMBOLS else None
+        if address and name not in named:
+            out[(name, address)] = (name, address, 0, "object", True)
     return list(out.values())
 
 

@@ -100,8 +100,15 @@ def test_without_a_vmlinux_the_captures_kallsyms_and_vmcoreinfo_answer(name):
     with minidump.open(rec["vmcore"]) as cap, Vmlinux.open(rec["vmlinux"]) as image:
         prog = cap.drgn()
         offset = cap.vmcoreinfo.kerneloffset or 0
-        for symbol in ("jiffies_64", "init_uts_ns", "panic", "linux_banner"):
-            assert prog.symbol(symbol).address == image.symbols.get(symbol).value + offset
+        table = cap.kallsyms()
+        # text from kallsyms, init_uts_ns from VMCOREINFO; data from kallsyms only with
+        # CONFIG_KALLSYMS_ALL (Debian's cloud-arm64 has none: then no jiffies_64, not a guess)
+        for symbol in ("panic", "init_uts_ns", "jiffies_64", "linux_banner"):
+            if symbol in ("panic", "init_uts_ns") or table.address(symbol) is not None:
+                assert prog.symbol(symbol).address == image.symbols.get(symbol).value + offset
+            else:
+                with pytest.raises(LookupError):
+                    prog.symbol(symbol)
         assert prog.symbol(image.symbols.get("panic").value + offset + 4).name == "panic"
         records = [(r.seq, r.timestamp, r.level, r.text) for r in get_printk_records(prog)]
         assert [(r.seq, r.timestamp_ns, r.level, r.raw) for r in cap.dmesg()] == records
@@ -188,7 +195,7 @@ def test_crashed_thread_stack_trace_equals_drgn_on_the_full_dump(name, tmp_path)
                 ours.append(str(exc))
     try:
         plain = _frames(_plain_drgn(rec).crashed_thread().stack_trace())
-    except (drgn.FaultError, ValueError) as exc:
+    except (drgn.FaultError, drgn.BadDataError, ValueError) as exc:
         # riscv64: plain drgn cannot translate the full dump's kernel addresses; 32-bit arm:
         # it refuses a dump without NT_AUXV.  Then only we get the thread at all.
         assert rec.get("arch") in ("riscv64", "arm"), exc
