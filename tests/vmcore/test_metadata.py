@@ -179,3 +179,22 @@ def test_a_damaged_note_is_ignored_and_said(damage, said, tmp_path, capsys):
     assert [r["name"] for r in doc["regions"]][:2] == ["PT_LOAD[1]", "PT_LOAD[2]"]
     warning = next(w for w in doc["warnings"] if "MINIDUMP note ignored" in w)
     assert said in warning
+
+
+@pytest.mark.parametrize("kaslr", [False, True], ids=["nokaslr", "kaslr"])
+def test_extract_writes_a_vmcore_that_answers_as_its_capture(kaslr, tmp_path):
+    """extract (synthetic x86_64 meminspect machine): the minidump's regions and facts, read
+    back with the same vmlinux, are those of the Capture extract returned."""
+    from builders.machine import make_machine
+    machine = make_machine(tmp_path, kaslr=kaslr)
+    out = tmp_path / "mini.vmcore"
+    with minidump.extract(f"{machine.ram}@0", vmlinux=machine.vmlinux) as mini:
+        want_regions = [(r.id, r.name, r.object, r.paddr, r.vaddr, r.size, r.status)
+                        for r in mini.regions]
+        want_facts = mini.facts()
+        mini.write_vmcore(out)
+    with minidump.open(out, vmlinux=machine.vmlinux) as cap:
+        assert [(r.id, r.name, r.object, r.paddr, r.vaddr, r.size, r.status)
+                for r in cap.regions] == want_regions
+        assert info_facts(cap.facts()) == info_facts(want_facts)
+    assert {"jiffies_64", "linux_banner"} <= {r[1] for r in want_regions}
