@@ -79,6 +79,9 @@ class Capture(Closable):
         self.page_offset: int | None = None   # x86_64 direct-map base read from memory
         self.phys_offset: int | None = None   # 32-bit arm PHYS_OFFSET read from memory
         self.profile: list[dict] = []         # what extract --profile added, and why
+        #: objects a vmcore of ours records, by (id, name, paddr, size): what naming falls
+        #: back on where the capture's own evidence names nothing
+        self.recorded_objects: dict[tuple, str] = {}
         self._attached: str | None = None     # the vmlinux attach() used
         self._logs: dict = {}                 # kernel_log() by `partial`, until memory changes
 
@@ -136,8 +139,10 @@ class Capture(Closable):
                                   "and its VMCOREINFO names none; give --arch")
             # the named regions: the vmcore remembers each one's object (its sections, its
             # MINIDUMP note)
+            # IDs read from extract's inspect_entries[] are meminspect IDs too: say so
+            scheme = "meminspect" if "meminspect" in self.naming else self.scheme
             plan = plan_vmcore(self.regions, self.vmcoreinfo.raw if self.vmcoreinfo else None,
-                               self.notes, self.elf_arch, scheme=self.scheme)
+                               self.notes, self.elf_arch, scheme=scheme)
             self._plan = plan.with_warnings(tuple(self.warnings) + plan.warnings)
         return self._plan
 

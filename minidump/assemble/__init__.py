@@ -198,6 +198,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
                       notes=notes, warnings=warnings, scheme=scheme,
                       table_where=source.table_where)
     capture.phys_offset = phys_offset
+    capture.recorded_objects = dict(source.objects)
     if source.kernel_header == "meminspect" and any(r.seq is not None for r in rows):
         capture.scheme = "meminspect"
     return capture

@@ -21,6 +21,7 @@ from minidump.sources import Context, Source
 
 def read(path: str, context: Context) -> Source:
     from minidump.vmcore import metadata
+    from minidump.vmcore.metadata import recorded_key
     core = read_core(path)
     name = os.path.basename(path)
     recorded = [n for n in core.notes if n.name == metadata.NOTE_NAME
@@ -38,6 +39,8 @@ def read(path: str, context: Context) -> Source:
             scheme, regions = metadata.decode(recorded[-1].desc, len(core.loads))
             source.rows = [_row(r, core.loads, name, path) for r in regions]
             source.scheme = scheme
+            source.objects = {recorded_key(r.region): r.region.object for r in regions
+                              if r.region.object and r.region.object != "unknown"}
         except metadata.MetadataError as exc:
             source.warn(f"{name}: MINIDUMP note ignored ({exc}); regions are its PT_LOADs")
     return source

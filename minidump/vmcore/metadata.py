@@ -40,6 +40,11 @@ class Recorded:
     load: int | None
 
 
+def recorded_key(region: Region) -> tuple:
+    """What ties a region read back to the one recorded (statuses are resolved again)."""
+    return (region.id, region.name, region.paddr, region.size)
+
+
 def section_name(region: Region) -> str:
     """What ``readelf -S`` shows for a region's bytes: its object, else its name."""
     if region.object and region.object != "unknown":
