@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import minidump
-from builders import SAMPLES, ram_specs
+from builders import ROOT, SAMPLES, ram_specs
 
 drgn = pytest.importorskip("drgn", reason="drgn comes with the test extra (kminidump[drgn])")
 printk = pytest.importorskip("drgn.helpers.linux.printk")
@@ -123,3 +123,27 @@ def test_reads_from_many_threads_are_the_captures(opened):
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(read, range(4000)))
+
+
+#: real meminspect v3 kernels' captures (tests/data/meminspect-v3/PROVENANCE.md): QDL's
+#: minidump.elf, and the md_*.BIN files of the 16K-page kernel that registers no ELF header
+REAL_V3 = sorted(p for p in (ROOT / "tests" / "data" / "meminspect-v3").glob("*/*")
+                 if p.name in ("minidump.elf", "md"))
+
+
+@pytest.mark.parametrize("path", REAL_V3, ids=[f"{p.parent.name}/{p.name}" for p in REAL_V3])
+def test_real_meminspect_kernels_captures(path):
+    """x86_64 (with and without KASLR) and arm64 at 39, 48 (KASLR) and 52-bit VA and 16K
+    pages: drgn's printk helper reads the log Capture.dmesg() reads, and init_uts_ns's bytes
+    are read_virt's, with no vmlinux."""
+    with minidump.open(path) as cap:
+        prog = cap.drgn()
+        records = printk.get_printk_records(prog)
+        assert [(r.seq, r.timestamp, r.text) for r in records] == \
+            [(r.seq, r.timestamp_ns, r.raw) for r in cap.dmesg()]
+        assert len(records) > 90
+        uts = next(r for r in cap.regions if r.object == "init_uts_ns")
+        assert prog["init_uts_ns"].to_bytes_() == cap.read_virt(uts.vaddr, uts.size)
+        assert prog.symbol("init_uts_ns").address == uts.vaddr
+        jiffies = next(r for r in cap.regions if r.object == "jiffies_64")
+        assert prog.symbol("jiffies_64").address == jiffies.vaddr

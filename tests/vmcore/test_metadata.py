@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 import minidump
-from builders import SAMPLES, info_facts, memory_args
+from builders import ROOT, SAMPLES, info_facts, memory_args
 from builders.elf import memory_and_notes
 from minidump.cli import main
 from minidump.formats.elf import VMCOREINFO_NOTE_NAME
@@ -198,3 +198,23 @@ def test_extract_writes_a_vmcore_that_answers_as_its_capture(kaslr, tmp_path):
                 for r in cap.regions] == want_regions
         assert info_facts(cap.facts()) == info_facts(want_facts)
     assert {"jiffies_64", "linux_banner"} <= {r[1] for r in want_regions}
+
+
+REAL_V3 = sorted(p for p in (ROOT / "tests" / "data" / "meminspect-v3").glob("*/*")
+                 if p.name in ("minidump.elf", "md"))
+
+
+@pytest.mark.parametrize("path", REAL_V3, ids=[f"{p.parent.name}/{p.name}" for p in REAL_V3])
+def test_real_meminspect_captures_build_vmcores_that_remember(path, tmp_path, capsys):
+    """Real v3 kernels (tests/data/meminspect-v3): regions and info on the built vmcore are
+    those of the kernel's own minidump.elf or md_*.BIN files."""
+    out = tmp_path / "out.vmcore"
+    code = main(["build", "--from-table", str(path), "-o", str(out), "-q"])
+    capsys.readouterr()
+    source_code, source = _json(capsys, "regions", str(path), "--json")
+    assert code == source_code
+    vmcore_code, vmcore = _json(capsys, "regions", str(out), "--json")
+    assert (vmcore_code, _rows(vmcore)) == (source_code, _rows(source))
+    info_code, info = _json(capsys, "info", str(path), "--json")
+    vmcore_code, vmcore_info = _json(capsys, "info", str(out), "--json")
+    assert vmcore_code == info_code and info_facts(vmcore_info) == info_facts(info)
