@@ -199,6 +199,9 @@ def extract(full_capture: "PathLike | Capture", *, vmlinux: PathLike | None = No
                   warnings=chosen.warnings,
                   inputs=[*full.inputs, *([vmlinux] if vmlinux else [])], vmlinux=vmlinux)
     out.profile = chosen.added
+    # the same kernel's layout: what the full capture read from memory (arm's PHYS_OFFSET
+    # from __pv_phys_pfn_offset, x86_64's randomized direct map) holds for its minidump too
+    out.phys_offset, out.page_offset = full.phys_offset, full.page_offset
     return out
 
 

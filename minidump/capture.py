@@ -87,6 +87,9 @@ class Capture(Closable):
         self.page_offset: int | None = None   # x86_64 direct-map base read from memory
         self.phys_offset: int | None = None   # 32-bit arm PHYS_OFFSET read from memory
         self.profile: list[dict] = []         # what extract --profile added, and why
+        #: objects a vmcore of ours records, by (id, name, paddr, size): what naming falls
+        #: back on where the capture's own evidence names nothing
+        self.recorded_objects: dict[tuple, str] = {}
         self._attached: str | None = None     # the vmlinux attach() used
         self._logs: dict = {}                 # kernel_log() by `partial`, until memory changes
         self._lazy = threading.RLock()        # one thread at a time builds the lazy parts
@@ -149,8 +152,12 @@ class Capture(Closable):
             if self.elf_arch is None:
                 raise LayoutError("unknown architecture: the capture has no ELF header region "
                                   "and its VMCOREINFO names none; give --arch")
-            plan = plan_vmcore(self.resolved_regions(), self.vmcoreinfo.raw if self.vmcoreinfo else None,
-                               self.notes, self.elf_arch)
+            # the named regions: the vmcore remembers each one's object (its sections, its
+            # MINIDUMP note)
+            # IDs read from extract's inspect_entries[] are meminspect IDs too: say so
+            scheme = "meminspect" if "meminspect" in self.naming else self.scheme
+            plan = plan_vmcore(self.regions, self.vmcoreinfo.raw if self.vmcoreinfo else None,
+                               self.notes, self.elf_arch, scheme=scheme)
             self._plan = plan.with_warnings(tuple(self.warnings) + plan.warnings)
         return self._plan
 
@@ -424,6 +431,19 @@ class Capture(Closable):
         if debuginfo is not None and self._attached != debuginfo.path:
             self.attach_vmlinux(debuginfo.vmlinux)
         return gather(self, debuginfo)
+
+    def drgn(self, vmlinux: str | os.PathLike | None = None):
+        """A :class:`drgn.Program` on this capture's memory, no vmcore written first.
+
+        drgn gets the capture's notes and VMCOREINFO, its memory at every physical address
+        and at the kernel virtual addresses the capture gives or the kernel-image and
+        linear-map rules imply; memory the capture lacks raises ``drgn.FaultError``.  With
+        ``vmlinux`` its debug info is loaded; without it, symbols come from the capture's
+        own kallsyms tables, and drgn's printk helpers work from VMCOREINFO alone.  Needs
+        the optional extra ``kminidump[drgn]`` (:class:`UnsupportedError` without it).
+        """
+        from minidump.kernel.drgn_program import program
+        return program(self, None if vmlinux is None else os.fspath(vmlinux))
 
     # -- output --------------------------------------------------------------------
     def write_vmcore(self, path: str | os.PathLike, *, force: bool = False,

@@ -92,6 +92,7 @@ class Row:
     reason: str = ""
     filename: str | None = None
     vaddr: int | None = None
+    kind: "Kind" = Kind.LOAD          # our vmcores record the kernel's side regions
 
     @property
     def length(self) -> int:

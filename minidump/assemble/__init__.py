@@ -113,7 +113,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
         used.add(id(kelf_row))
         region, kelf = _load_kelf(kelf_row, warnings)
         regions.append(region)
-    scheme = _scheme(kelf, rows)
+    scheme = source.scheme or _scheme(kelf, rows)
 
     # VMCOREINFO: the override, else an ELF core's note, else the region holding the text
     info, info_source = vmcoreinfo, vmcoreinfo_source
@@ -176,7 +176,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
     for row in rest:
         if id(row) in used:
             continue
-        if _foreign(row, scheme, kelf):
+        if not source.mapped and _foreign(row, scheme, kelf):
             foreign.append(row.source or row.name)
             continue
         regions.append(_free_region(row, translator, meminspect))
@@ -198,6 +198,7 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
                       notes=notes, warnings=warnings, scheme=scheme,
                       table_where=source.table_where)
     capture.phys_offset = phys_offset
+    capture.recorded_objects = dict(source.objects)
     if source.kernel_header == "meminspect" and any(r.seq is not None for r in rows):
         capture.scheme = "meminspect"
     return capture
@@ -350,7 +351,7 @@ def _free_region(row: Row, translator: Translator | None, meminspect: bool) -> R
             vaddr = translator.linear_va(row.paddr)
     payload, reason = trimmed(row.payload, size, row.reason)
     return Region(row.seq, row.name, paddr=row.paddr, vaddr=vaddr, size=size, source=row.source,
-                  payload=payload, status=row.status, reason=reason)
+                  payload=payload, status=row.status, reason=reason, kind=row.kind)
 
 
 def _from_ram(regions: list[Region], ram: "PhysicalMemory", warnings: list[str]) -> list[Region]:

@@ -18,6 +18,7 @@ COMMANDS = {
     "info": "release, banner, KASLR, jiffies... and what each tool can do with the capture",
     "dmesg": "print the kernel log from any capture, using VMCOREINFO only",
     "vmcoreinfo": "print a capture's VMCOREINFO, or generate one from a vmlinux",
+    "drgn": "drgn on any capture, no conversion: the interactive shell with prog, or a script",
     "triage": "many captures at once: one record each, crashes grouped by signature",
     "report": "one self-contained HTML page of a triage store (triage --db)",
     "completion": "print a tab-completion script for bash, zsh or tcsh",

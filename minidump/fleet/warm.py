@@ -21,7 +21,8 @@ MODULES = (
     "minidump.kernel.kallsyms", "minidump.kernel.memory", "minidump.kernel.printk",
     "minidump.kernel.prstatus", "minidump.kernel.translate", "minidump.kernel.vmcoreinfo",
     "minidump.meminspect.naming", "minidump.meminspect.static",
-    "minidump.meminspect.vmlinux_names", "minidump.vmcore.plan", "minidump.fleet.triage",
+    "minidump.meminspect.vmlinux_names", "minidump.vmcore.plan", "minidump.vmcore.metadata",
+    "minidump.fleet.triage",
     "minidump.report", "minidump.formats.kinfo", "minidump.kernel.image",
     "minidump.kernel.kinfo",
 )

@@ -147,6 +147,10 @@ def _name_all(capture, regions, vmlinux) -> tuple[list[str], dict]:
     out, counts = [], {}
     for index, region in enumerate(regions):
         name, how = _name_one(capture, region, index, table, symbols, version, dynamic, meminspect)
+        if not name and capture.recorded_objects:
+            from minidump.vmcore.metadata import recorded_key
+            name = capture.recorded_objects.get(recorded_key(region))
+            how = RECORDED if name else how
         if names is not None:
             name, how = _with_vmlinux(names, region, name, how)
         out.append(name or UNKNOWN)
@@ -161,6 +165,8 @@ def _name_all(capture, regions, vmlinux) -> tuple[list[str], dict]:
 
 
 VMLINUX = "the vmlinux's symbols"
+#: an object our vmcore recorded (its MINIDUMP note) where nothing else in it names one
+RECORDED = "the vmcore's record"
 
 
 def _with_vmlinux(names, region, name, how):

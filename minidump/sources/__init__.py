@@ -64,6 +64,10 @@ class Source:
     #: "meminspect": the file's own header is a meminspect kernel's (QDL's minidump.elf),
     #: whose PT_LOAD order is the kernel's ID order (minidump.meminspect.order)
     kernel_header: str | None = None
+    #: the objects our vmcores' MINIDUMP note records, by (id, name, paddr, size)
+    objects: dict = field(default_factory=dict)
+    #: what the rows' IDs are, where the container records it (our vmcores' MINIDUMP note)
+    scheme: str | None = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

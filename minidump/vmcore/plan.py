@@ -19,7 +19,11 @@ from typing import BinaryIO, Callable
 from minidump.errors import LayoutError
 from minidump.files import CHUNK
 from minidump.elf.core import EHDR_FIELDS, LAYOUTS, PHDR_FIELDS
-from minidump.formats.elf import EV_CURRENT, ET, PF, PT, VMCOREINFO_NOTE_NAME
+from minidump.formats.elf import EV_CURRENT, ET, PF, PT, SHF, SHT, VMCOREINFO_NOTE_NAME
+
+#: Elf_Shdr's fields in order (formats/elf.py; LAYOUTS' third format)
+SHDR_FIELDS = ("sh_name", "sh_type", "sh_flags", "sh_addr", "sh_offset", "sh_size", "sh_link",
+               "sh_info", "sh_addralign", "sh_entsize")
 from minidump.model import Arch, Kind, Note, Payload, Region, Status
 
 MAX_PHNUM = 0xFFFF - 1  # PN_XNUM and above need extended numbering; not produced here
@@ -45,6 +49,7 @@ class Plan:
     regions: tuple[Region, ...]   # every region, with its final status
     size: int            # total output size
     warnings: tuple[str, ...] = ()
+    trailer: bytes = b""  # after the data: section names and headers
 
     @property
     def lost(self) -> list[Region]:
@@ -238,14 +243,17 @@ def note_record(name: bytes, ntype: int, desc: bytes, order: str = "<") -> bytes
 
 
 def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Note],
-                arch: Arch) -> Plan:
+                arch: Arch, *, scheme: str = "unknown", remember: bool = True) -> Plan:
     """Every header byte and file offset of the output; no I/O.
 
     ``regions`` must already be resolved (:func:`resolve`); those with status
-    WRITTEN become PT_LOADs in order.
+    WRITTEN become PT_LOADs in order.  ``remember``: the MINIDUMP note records every
+    region (``scheme`` says what its IDs are) and the section headers after the data name
+    each PT_LOAD (:mod:`minidump.vmcore.metadata`).
     """
+    from minidump.vmcore import metadata
     order = "<" if arch.little_endian else ">"
-    ehdr_s, phdr_s, _ = (struct.Struct(order + f) for f in LAYOUTS[arch.bits])
+    ehdr_s, phdr_s, shdr_s = (struct.Struct(order + f) for f in LAYOUTS[arch.bits])
     written = [(i, r) for i, r in enumerate(regions)
                if r.status is Status.WRITTEN and r.paddr is not None]
     phnum = 1 + len(written)
@@ -255,6 +263,10 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
     all_notes = list(notes)
     if vmcoreinfo:
         all_notes.append(Note(VMCOREINFO_NOTE_NAME, 0, vmcoreinfo))
+    if remember:
+        loads_of = {index: n for n, (index, _) in enumerate(written)}
+        all_notes.append(Note(metadata.NOTE_NAME, metadata.NT_MINIDUMP_REGIONS,
+                              metadata.encode(list(regions), loads_of, scheme)))
     note_bytes = b"".join(note_record(n.name, n.type, n.desc, order) for n in all_notes)
     phoff = ehdr_s.size
     note_offset = phoff + phnum * phdr_s.size
@@ -273,14 +285,46 @@ def plan_vmcore(regions: list[Region], vmcoreinfo: bytes | None, notes: list[Not
                           p_vaddr=vaddr, p_paddr=region.paddr, p_filesz=region.size,
                           p_memsz=region.size, p_align=0))
         offset += region.size
+    shoff, shnum, shstrndx, trailer = 0, 0, 0, b""
+    if remember and 0 < len(loads) <= metadata.MAX_SECTIONS:
+        shoff, shnum, shstrndx, trailer = _sections(loads, regions, offset, shdr_s, arch)
     ident = bytes([0x7F, ord("E"), ord("L"), ord("F"), 2 if arch.bits == 64 else 1,
                    1 if arch.little_endian else 2, EV_CURRENT, 0, 0]).ljust(16, b"\0")
     ehdr = ehdr_s.pack(*(dict(
         e_ident=ident, e_type=ET.CORE, e_machine=arch.machine, e_version=EV_CURRENT, e_entry=0,
-        e_phoff=phoff, e_shoff=0, e_flags=0, e_ehsize=ehdr_s.size, e_phentsize=phdr_s.size,
-        e_phnum=phnum, e_shentsize=0, e_shnum=0, e_shstrndx=0)[f] for f in EHDR_FIELDS))
+        e_phoff=phoff, e_shoff=shoff, e_flags=0, e_ehsize=ehdr_s.size,
+        e_phentsize=phdr_s.size, e_phnum=phnum, e_shentsize=shdr_s.size if shnum else 0,
+        e_shnum=shnum, e_shstrndx=shstrndx)[f] for f in EHDR_FIELDS))
     fields = PHDR_FIELDS[arch.bits]
     header = ehdr + b"".join(phdr_s.pack(*(p[f] for f in fields)) for p in phdrs) + note_bytes
     warnings = [] if vmcoreinfo else [
         "no VMCOREINFO: crash and drgn need it to open the vmcore; give --vmcoreinfo FILE"]
-    return Plan(arch, header, tuple(loads), tuple(regions), offset, tuple(warnings))
+    return Plan(arch, header, tuple(loads), tuple(regions), offset + len(trailer),
+                tuple(warnings), trailer)
+
+
+def _sections(loads: list[PlannedLoad], regions: list[Region], offset: int,
+              shdr_s: struct.Struct, arch: Arch) -> tuple[int, int, int, bytes]:
+    """``(e_shoff, e_shnum, e_shstrndx, bytes)``: after the data at ``offset``, the section
+    names, then SHT_NULL, one SHT_PROGBITS per PT_LOAD named after its region's object, and
+    ``.shstrtab``."""
+    from minidump.vmcore.metadata import section_name
+    names = bytearray(b"\0")
+    rows = [dict(sh_name=0, sh_type=SHT.NULL, sh_flags=0, sh_addr=0, sh_offset=0, sh_size=0,
+                 sh_link=0, sh_info=0, sh_addralign=0, sh_entsize=0)]
+    for load in loads:
+        name = section_name(regions[load.region]).replace("\0", "")
+        rows.append(dict(sh_name=len(names), sh_type=SHT.PROGBITS,
+                         sh_flags=int(SHF.ALLOC | SHF.WRITE), sh_addr=load.vaddr,
+                         sh_offset=load.offset, sh_size=load.size, sh_link=0, sh_info=0,
+                         sh_addralign=1, sh_entsize=0))
+        names += name.encode("utf-8", "backslashreplace") + b"\0"
+    rows.append(dict(sh_name=len(names), sh_type=SHT.STRTAB, sh_flags=0, sh_addr=0,
+                     sh_offset=offset, sh_size=0, sh_link=0, sh_info=0, sh_addralign=1,
+                     sh_entsize=0))
+    names += b".shstrtab\0"
+    rows[-1]["sh_size"] = len(names)
+    pad = -(offset + len(names)) % (arch.bits // 8)
+    shoff = offset + len(names) + pad
+    table = b"".join(shdr_s.pack(*(row[f] for f in SHDR_FIELDS)) for row in rows)
+    return shoff, len(rows), len(rows) - 1, bytes(names) + bytes(pad) + table

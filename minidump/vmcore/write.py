@@ -40,6 +40,7 @@ def write_vmcore(plan: Plan, out: BinaryIO, progress: Callable[[int], None] | No
                 _buffered_copy(src, out, payload, done, load.size, buffer, progress)
     if fd is not None:
         out.seek(0, os.SEEK_END)
+    out.write(plan.trailer)
 
 
 def _real_fd(out: BinaryIO) -> int | None:

@@ -17,6 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "arm64-meminspect"
 
 
+def ram_specs(ram: Path = SAMPLES / "ram") -> list[str]:
+    """``FILE@PADDR`` for every line of ram/MEMORY.txt (the API's ``memory=``)."""
+    return [str(ram / line) for line in (ram / "MEMORY.txt").read_text().split()]
+
+
 def memory_args(ram: Path) -> list[str]:
     """``--memory FILE@PADDR`` for every line of ram/MEMORY.txt."""
     args = []
@@ -41,20 +46,7 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-#: ``info`` facts only a meminspect capture's IDs locate (a vmcore built from it keeps the
-#: bytes but not which PT_LOAD registered what): drop them to compare capture and vmcore
-MEMINSPECT_LOCATED = ("banner", "banner_source", "jiffies", "jiffies_source", "taint",
-                      "cpus_online", "cpus_source", "cpu_masks", "why")
-
-
-def without_meminspect_located(doc: dict) -> dict:
-    """``doc`` (an ``info`` document) without what only meminspect IDs locate."""
-    doc = dict(doc, facts=dict(doc["facts"]), crash=dict(doc["crash"]), ready=dict(doc["ready"]))
-    for key in ("input", "container", "consumers"):
-        doc.pop(key, None)
-    for key in MEMINSPECT_LOCATED:
-        doc["facts"].pop(key)
-    doc["crash"].pop("taint_mask")
-    doc["readiness"] = [r for r in doc["readiness"] if r["consumer"] != "crash"]
-    doc["ready"].pop("crash")
-    return doc
+def info_facts(doc: dict) -> dict:
+    """``doc`` (an ``info`` document) without what names the input (its path, its container,
+    the command lines that quote it): what a capture and the vmcore built from it share."""
+    return {k: v for k, v in doc.items() if k not in ("input", "container", "consumers")}

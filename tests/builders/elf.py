@@ -36,3 +36,23 @@ def core(phdrs: list[bytes], body: bytes = b"", *, at: int = 0x1000, **fields) -
     """Ehdr + phdrs, then ``body`` at file offset ``at``."""
     head = ehdr(**{"e_phnum": len(phdrs), **fields}) + b"".join(phdrs)
     return head.ljust(at, b"\0") + body
+
+
+def memory_and_notes(path) -> tuple[list[tuple[int, int, bytes]], list[tuple[str, int, bytes]]]:
+    """A vmcore's PT_LOADs as ``(p_paddr, p_vaddr, bytes)`` and its notes but our MINIDUMP
+    note (which records each region's status and reason), read by pyelftools: what crash,
+    drgn and makedumpfile read of it."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+    data = open(path, "rb").read()
+    elf = ELFFile(io.BytesIO(data))
+    loads, notes = [], []
+    for seg in elf.iter_segments():
+        if seg["p_type"] == "PT_LOAD":
+            loads.append((seg["p_paddr"], seg["p_vaddr"],
+                          data[seg["p_offset"]:seg["p_offset"] + seg["p_filesz"]]))
+        elif seg["p_type"] == "PT_NOTE":
+            notes += [(n["n_name"], n["n_type"], n["n_descdata"]) for n in seg.iter_notes()
+                      if n["n_name"] != "MINIDUMP"]
+    return loads, notes

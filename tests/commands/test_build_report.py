@@ -26,7 +26,7 @@ def test_default_is_a_summary(tmp_path, capsys):
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0].endswith(f"md_*.BIN directory → {tmp_path / 'v'}")
-    assert "53 regions: 53 written; 203.3 KiB of region data; vmcore 210.2 KiB" in lines
+    assert "53 regions: 53 written; 203.3 KiB of region data; vmcore 223.2 KiB" in lines
     assert "addresses: the kernel's ELF header (md_KELF1.BIN)" in lines
     assert "VMCOREINFO: 6.18.0-rc2-minidump-sample (3430 bytes from md_Kvmcorein2.BIN)" in lines
     assert "0xffff000072a00000" not in out and "need attention" not in out

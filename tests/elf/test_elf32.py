@@ -9,6 +9,7 @@ from elftools.elf.elffile import ELFFile
 
 from minidump.cli import main
 from minidump.formats.elf import EM, ET, NT, PF, PT, elf_structs
+from minidump.vmcore.metadata import NT_MINIDUMP_REGIONS
 
 ELF = elf_structs(True, 32)
 VMCOREINFO = (b"OSRELEASE=6.18.0-armv7\nPAGESIZE=4096\nSYMBOL(swapper_pg_dir)=c0004000\n"
@@ -69,4 +70,5 @@ def test_arm32_capture_gives_an_elf32_vmcore(tmp_path, capsys):
              for s in segments if s["p_type"] == "PT_LOAD"]
     assert loads == [(pa, va, payload) for _, pa, va, payload in REGIONS]
     notes = [(n["n_name"], n["n_type"]) for n in segments[0].iter_notes()]
-    assert notes == [("CORE", "NT_PRSTATUS"), ("CORE", "NT_PRPSINFO"), ("VMCOREINFO", 0)]
+    assert notes == [("CORE", "NT_PRSTATUS"), ("CORE", "NT_PRPSINFO"), ("VMCOREINFO", 0),
+                     ("MINIDUMP", NT_MINIDUMP_REGIONS)]

@@ -65,8 +65,8 @@ def test_plan_layout(blobs):
         assert seg["p_filesz"] == seg["p_memsz"] == region.size and seg["p_align"] == 0
         assert seg["p_offset"] == load.offset
     names = [(n["n_name"], n["n_type"]) for n in segs[0].iter_notes()]
-    assert names == [("CORE", "NT_PRSTATUS"), ("VMCOREINFO", 0)]
-    assert plan.size == len(plan.header) + 0x40 + 0x1000 + 8
+    assert names == [("CORE", "NT_PRSTATUS"), ("VMCOREINFO", 0), ("MINIDUMP", 0x4D524547)]
+    assert plan.size == len(plan.header) + 0x40 + 0x1000 + 8 + len(plan.trailer)
 
 
 def test_plan_is_pure_and_deterministic(blobs):
