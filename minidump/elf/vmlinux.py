@@ -182,6 +182,13 @@ class SymbolIndex:
             return None
         return next((s for s in found if not s.local), found[0])
 
+    def next_start(self, vaddr: int) -> int | None:
+        """The lowest data or code symbol address above a link-time address (where a
+        disassembler stops a function whose symbol has no size)."""
+        self.symbolize(vaddr)
+        index = bisect.bisect_right(self._starts, vaddr)
+        return self._starts[index] if index < len(self._starts) else None
+
     def symbolize(self, vaddr: int) -> tuple[str, int] | None:
         """``(name, offset)`` of the data or code symbol covering a link-time address."""
         if self._sorted is None:

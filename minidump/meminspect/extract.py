@@ -65,6 +65,34 @@ TRIAGE_GLOBALS = ("panic_cpu", "crashing_cpu", "nr_cpu_ids", "__cpu_online_mask"
 CRASH_STARTUP = ("xen_start_info", "shadow_timekeeper", "pv_ops", "idt_table",
                  "lookup_num_blocks")
 
+#: ``--profile crash``: the triage profile plus what crash's normal mode walks before its
+#: prompt and for ``sys``, ``bt``, ``log``, ``p``, ``ps`` (docs/howto/crash-normal-mode.md).
+#: Kernel text crash 8.0 reads at startup (x86_64.c): x86_64_framepointer_init reads the
+#: first bytes of these functions (and 5 bytes on, past a ftrace NOP) ...
+CRASH_TEXT_HEADS = {"x86_64": ("sys_open", "sys_fork", "sys_read", "__x64_sys_open",
+                               "__x64_sys_fork", "__x64_sys_read", "do_futex", "do_fork",
+                               "_do_fork", "sys_write", "vfs_read", "__schedule")}
+#: ... and x86_64_irq_eframe_link_init has gdb disassemble common_interrupt to the next
+#: symbol (a failed read there leaves crash's temporary file open: "recursive temporary
+#: file usage" ends the session)
+CRASH_TEXT_WHOLE = {"x86_64": ("common_interrupt",)}
+#: ... and x86_64_thread_return_init has gdb print as many *instructions* as the function
+#: has bytes (``x/Ni``) from ``schedule``, then ``__schedule``, looking for the call to
+#: ``__switch_to``: up to 15 bytes each (the longest x86 instruction)
+CRASH_TEXT_INSNS = {"x86_64": ("schedule", "__schedule")}
+MAX_INSN = {"x86_64": 15}
+#: gdb reads code through its dcache, in 64-byte lines
+GDB_LINE = 64
+#: globals crash reads at startup or the commands print: pid namespace root (task table),
+#: idle task, ``p jiffies / nr_irqs / node_states``, ``sys`` (load average, memory, uptime)
+CRASH_GLOBALS = ("init_pid_ns", "init_task", "jiffies_64", "nr_irqs", "node_states",
+                 "pv_info", "avenrun", "_totalram_pages", "totalram_pages", "nr_threads",
+                 "init_mm", "init_uts_ns", "high_memory", "max_pfn", "min_low_pfn",
+                 "max_low_pfn", "sys_tz", "panic_threads")
+#: pointers to strings crash prints at startup: (struct, member, symbol)
+CRASH_STRINGS = (("pv_info", "name", "pv_info"),)
+#: bytes of a string followed through a pointer (pv_info.name is a short literal)
+STRING_BYTES = 64
 
 
 @dataclass
@@ -278,8 +306,10 @@ def select(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, *, regions_fil
         out.warnings.append("no registered regions found")
     if profile:
         _profile(vmlinux, kernel, arch, profile, out)
-    if profile == "triage":
+    if profile in ("triage", "crash"):
         _triage(vmlinux, kernel, arch, out)
+    if profile == "crash":
+        _crash(vmlinux, kernel, arch, out)
     if profile == "symbols":
         _symbols(vmlinux, kernel, out)
     return out
@@ -429,6 +459,174 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
         va = kernel.linear_va(table)
         _add(out, Region(None, f"page table {table:#x}", paddr=table, vaddr=va, size=PAGE_SIZE,
                          source=why), "triage: page-table page (maps a vmalloc'd stack)")
+
+
+def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection) -> None:
+    """What crash's normal mode reads beyond the triage set: the kernel text its x86_64
+    startup reads, the globals its commands print, and the task table it builds from
+    ``init_pid_ns``'s xarray (every ``struct pid`` and ``task_struct``, each user task's
+    ``mm_struct``)."""
+    from minidump.meminspect.static import open_debuginfo
+
+    symbols = vmlinux.symbols
+    why = "--profile crash"
+
+    def keep(name: str, link: int, size: int, reason: str, line: int = 1) -> None:
+        start, end = link & ~(line - 1), (link + size + line - 1) & ~(line - 1)
+        link, size = start, end - start
+        vaddr = kernel.runtime(link)
+        _add(out, Region(None, name, paddr=kernel.pa(vaddr), vaddr=vaddr, size=size,
+                         source=why), reason)
+
+    for name in CRASH_TEXT_HEADS.get(arch, ()):
+        if name in symbols:
+            keep(f"{name} (text)", symbols.get(name).value, 16,
+                 "crash: framepointer check reads the function's first bytes")
+    for name in CRASH_TEXT_WHOLE.get(arch, ()):
+        symbol = symbols.get(name)
+        if symbol is None:
+            continue
+        end = symbols.next_start(symbol.value) or symbol.value + symbol.size
+        keep(f"{name} (text)", symbol.value, max(symbol.size, end - symbol.value),
+             "crash: gdb disassembles it at startup", GDB_LINE)
+    for name in CRASH_TEXT_INSNS.get(arch, ()):
+        symbol = symbols.get(name)
+        if symbol is None:
+            continue
+        end = symbols.next_start(symbol.value) or symbol.value + symbol.size
+        keep(f"{name} (text)", symbol.value, (end - symbol.value) * MAX_INSN[arch],
+             "crash: gdb lists as many instructions as the function has bytes", GDB_LINE)
+    for name in CRASH_GLOBALS:
+        if name in symbols and symbols.get(name).size:
+            _add(out, _symbol_region(vmlinux, kernel, name, None, why), "crash: " + name)
+    _mem_sections(kernel, out)
+    debuginfo = open_debuginfo(vmlinux.path)
+    if debuginfo is None:
+        out.warnings.append("--profile crash: the vmlinux has no BTF or DWARF; the task "
+                            "table (ps) is not added")
+        return
+    try:
+        for struct, member, name in CRASH_STRINGS:
+            at = debuginfo.member_offset(struct, member)
+            if name in symbols and at is not None:
+                try:
+                    pointer = kernel.word(kernel.runtime(symbols.get(name).value) + at, name)
+                except MinidumpError:
+                    continue
+                _add(out, Region(None, f"{name}.{member} string", paddr=kernel.pa(pointer),
+                                 vaddr=pointer, size=STRING_BYTES, source=why),
+                     f"crash: prints {struct}.{member}")
+        _tasks(debuginfo, vmlinux, kernel, out)
+    finally:
+        debuginfo.close()
+
+
+def _mem_sections(kernel: "KernelMemory", out: Selection) -> None:
+    """SPARSEMEM_EXTREME's tables (include/linux/mmzone.h): crash reads the root table
+    whole at startup (``mem_section``, LENGTH(mem_section) pointers) and the
+    ``struct mem_section`` arrays of the roots in use (a page each)."""
+    info = kernel.translator.vmcoreinfo if kernel.translator is not None else None
+    if info is None or not info.symbol("mem_section") or not info.length("mem_section"):
+        return
+    root, roots = info.symbol("mem_section"), info.length("mem_section")
+    section = info.size("mem_section") or 16
+    page = info.number("PAGESIZE") or 4096
+    word = kernel.arch.bits // 8 if kernel.arch is not None else 8
+    _add(out, Region(None, "mem_section roots", paddr=kernel.pa(root), vaddr=root,
+                     size=roots * word, source="--profile crash"),
+         "crash: sparsemem root table (read whole at startup)")
+    try:
+        pointers = kernel.words(root, roots, "mem_section")
+    except MinidumpError as exc:
+        out.warnings.append(f"--profile crash: mem_section not readable ({exc.problem})")
+        return
+    for number, pointer in enumerate(pointers):
+        if pointer:
+            _add(out, Region(None, f"mem_section[{number}]", paddr=kernel.pa(pointer),
+                             vaddr=pointer, size=page // section * section,
+                             source="--profile crash"), "crash: sparsemem sections")
+
+
+def _xarray_entries(kernel: "KernelMemory", head: int, nodes: list[int],
+                    node_slots: int) -> list[int]:
+    """Every pointer entry of an xarray (include/linux/xarray.h): an internal entry
+    (low bits 10) above 4096 is an ``xa_node`` (``shift`` at 0, ``slots[64]`` at
+    ``node_slots``); small internal entries are siblings/retries, odd ones values."""
+    entries, todo = [], [head]
+    while todo and len(nodes) < 65536:
+        entry = todo.pop()
+        if entry == 0 or entry & 1:
+            continue
+        if entry & 3 == 2:
+            if entry < 4096 * 4 + 2:
+                continue                        # sibling or retry entry
+            node = entry - 2
+            try:
+                slots = kernel.words(node + node_slots, 64, "xa_node.slots")
+            except MinidumpError:
+                continue
+            nodes.append(node)
+            todo.extend(reversed(slots))
+            continue
+        entries.append(entry)
+    return entries
+
+
+def _tasks(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection) -> None:
+    """crash's task table: ``init_pid_ns.idr`` is an xarray of ``struct pid``; each pid's
+    ``tasks[PIDTYPE_PID].first`` is ``task_struct.pid_links[0]`` of its task."""
+    symbols = vmlinux.symbols
+    need = {"head": debuginfo.member_offset("pid_namespace", "idr.idr_rt.xa_head"),
+            "slots": debuginfo.member_offset("xa_node", "slots"),
+            "tasks": debuginfo.member_offset("pid", "tasks"),
+            "links": debuginfo.member_offset("task_struct", "pid_links"),
+            "mm": debuginfo.member_offset("task_struct", "mm"),
+            "pid": debuginfo.struct_size("pid"), "upid": debuginfo.struct_size("upid"),
+            "node": debuginfo.struct_size("xa_node"),
+            "task": debuginfo.struct_size("task_struct"),
+            "mm_struct": debuginfo.struct_size("mm_struct")}
+    if None in need.values() or "init_pid_ns" not in symbols:
+        out.warnings.append("--profile crash: no init_pid_ns xarray (struct pid, xa_node) in "
+                            "the vmlinux's types; the task table (ps) is not added")
+        return
+    try:
+        head = kernel.word(kernel.runtime(symbols.get("init_pid_ns").value) + need["head"],
+                           "init_pid_ns.idr")
+    except MinidumpError as exc:
+        out.warnings.append(f"--profile crash: init_pid_ns not readable ({exc.problem}); "
+                            "the task table (ps) is not added")
+        return
+    nodes: list[int] = []
+    pids = _xarray_entries(kernel, head, nodes, need["slots"])
+    for node in nodes:
+        _add(out, Region(None, f"xa_node {node:#x}", paddr=kernel.pa(node), vaddr=node,
+                         size=need["node"], source="--profile crash"),
+             "crash: init_pid_ns xarray node (task table)")
+    mms: set[int] = set()
+    for pid in pids:
+        # struct pid ends in numbers[level + 1]; init_pid_ns is level 0
+        _add(out, Region(None, f"pid {pid:#x}", paddr=kernel.pa(pid), vaddr=pid,
+                         size=need["pid"] + need["upid"], source="--profile crash"),
+             "crash: struct pid (task table)")
+        try:
+            first = kernel.word(pid + need["tasks"], "pid.tasks")
+        except MinidumpError:
+            continue
+        if not first:
+            continue
+        task = first - need["links"]
+        _add(out, Region(None, f"task_struct {task:#x}", paddr=kernel.pa(task), vaddr=task,
+                         size=need["task"], source="--profile crash"),
+             "crash: task_struct (task table, ps)")
+        try:
+            mm = kernel.word(task + need["mm"], "task_struct.mm")
+        except MinidumpError:
+            continue
+        if mm and mm not in mms:
+            mms.add(mm)
+            _add(out, Region(None, f"mm_struct {mm:#x}", paddr=kernel.pa(mm), vaddr=mm,
+                             size=need["mm_struct"], source="--profile crash"),
+                 "crash: mm_struct (ps memory columns)")
 
 
 def vmlinux_start(vmlinux: "Vmlinux") -> int:
