@@ -52,6 +52,10 @@ KALLSYMS_TABLES = ("kallsyms_addresses", "kallsyms_offsets", "kallsyms_relative_
 TRIAGE_PERCPU = ("current_task", "pcpu_hot", "hardirq_stack_ptr", "cpu_current_top_of_stack",
                  "runqueues", "irq_stack_ptr", "irq_stack", "__cpu_number", "cpu_number",
                  "cpu_tss_rw")
+#: x86_64's IST stacks in the cpu_entry_area (arch/x86/include/asm/cpu_entry_area.h
+#: ESTACKS_MEMBERS; VC stacks are empty without SEV): an NMI or #DF backtrace runs there,
+#: and crash checks each one at startup through the page tables
+EXCEPTION_STACKS = ("DF_stack", "NMI_stack", "DB_stack", "MCE_stack", "VC_stack", "VC2_stack")
 #: (the task_struct is found through ``current_task`` or ``runqueues.curr``)
 #: THREAD_SIZE and IRQ_STACK_SIZE without KASAN on x86_64 and arm64 (4 KiB pages)
 THREAD_SIZE = 16384
@@ -88,7 +92,13 @@ GDB_LINE = 64
 CRASH_GLOBALS = ("init_pid_ns", "init_task", "jiffies_64", "nr_irqs", "node_states",
                  "pv_info", "avenrun", "_totalram_pages", "totalram_pages", "nr_threads",
                  "init_mm", "init_uts_ns", "high_memory", "max_pfn", "min_low_pfn",
-                 "max_low_pfn", "sys_tz", "panic_threads")
+                 "max_low_pfn", "sys_tz", "panic_threads",
+                 # memory.c vm_init: the pgdat list and page-flag names
+                 "node_data", "contig_page_data", "pageflag_names",
+                 # task.c task_init: the downsized task_struct, ps's state letters
+                 "arch_task_struct_size", "task_state_array",
+                 # sys: MACHINE's clock rate
+                 "cpu_khz")
 #: pointers to strings crash prints at startup: (struct, member, symbol)
 CRASH_STRINGS = (("pv_info", "name", "pv_info"),)
 #: bytes of a string followed through a pointer (pv_info.name is a short literal)
@@ -334,7 +344,12 @@ def _add(out: Selection, region: Region | None, why: str) -> None:
         return
     if any(r.paddr == region.paddr and r.size >= region.size for r in out.regions):
         return                                  # already kept (a --regions line, another CPU)
-    out.regions.append(region)
+    # a smaller region inside this one (v3-default keeps init_top_pgt's first 8 bytes) goes
+    # after it: crash reads from the first PT_LOAD holding the start of a read, and a page
+    # read that runs past that segment's end fails (crash 8.0.2 then reads a zero PGD)
+    inside = [i for i, r in enumerate(out.regions) if r.paddr is not None and
+              region.paddr <= r.paddr and r.paddr + r.size <= region.paddr + region.size]
+    out.regions.insert(inside[0] if inside else len(out.regions), region)
     out.added.append({"name": region.name, "vaddr": region.vaddr, "paddr": region.paddr,
                       "size": region.size, "why": why})
 
@@ -371,6 +386,9 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
             symbols.get("init_task").size
         stack_at = debuginfo.member_offset("task_struct", "stack") if debuginfo else None
         rq_curr = debuginfo.member_offset("rq", "curr") if debuginfo else None
+        estacks = [(debuginfo.member_offset("cea_exception_stacks", m),
+                    debuginfo.member_size("cea_exception_stacks", m), m)
+                   for m in EXCEPTION_STACKS] if debuginfo and arch == "x86_64" else []
         thread_size = (debuginfo.struct_size("thread_union") if debuginfo else None) or \
             THREAD_SIZE * (2 if "kasan_init" in symbols else 1)
     finally:
@@ -455,6 +473,11 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
             # irq_stack_ptr at its base
             low = (irq + 8 - THREAD_SIZE) & ~(PAGE_SIZE - 1) if arch == "x86_64" else irq
             mapped(f"irq_stack[cpu{cpu}]", low, THREAD_SIZE, f"triage: CPU {cpu} IRQ stack")
+        ist = _percpu_word(kernel, symbols, vmlinux, ("cea_exception_stacks",), offset, word)
+        for at, size, member in estacks if ist else ():
+            if at is not None and size:
+                mapped(f"{member}[cpu{cpu}]", ist + at, size,
+                       f"triage: CPU {cpu} exception stack (cpu_entry_area)")
     for table in sorted(tables):
         va = kernel.linear_va(table)
         _add(out, Region(None, f"page table {table:#x}", paddr=table, vaddr=va, size=PAGE_SIZE,
@@ -516,6 +539,7 @@ def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection
                 _add(out, Region(None, f"{name}.{member} string", paddr=kernel.pa(pointer),
                                  vaddr=pointer, size=STRING_BYTES, source=why),
                      f"crash: prints {struct}.{member}")
+        _nodes(debuginfo, vmlinux, kernel, out)
         _tasks(debuginfo, vmlinux, kernel, out)
     finally:
         debuginfo.close()
@@ -545,6 +569,38 @@ def _mem_sections(kernel: "KernelMemory", out: Selection) -> None:
             _add(out, Region(None, f"mem_section[{number}]", paddr=kernel.pa(pointer),
                              vaddr=pointer, size=page // section * section,
                              source="--profile crash"), "crash: sparsemem sections")
+
+
+def _nodes(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection) -> None:
+    """NUMA ``node_data[]`` (memory.c node_table_init): each node's ``pglist_data`` whole,
+    with its zones, and the zone names they point at (``sys``, ``kmem -z``)."""
+    symbol = vmlinux.symbols.get("node_data")
+    size = debuginfo.struct_size("pglist_data")
+    zones = debuginfo.member_offset("pglist_data", "node_zones")
+    zone_size = debuginfo.struct_size("zone")
+    zone_name = debuginfo.member_offset("zone", "name")
+    count = debuginfo.member_length("pglist_data", "node_zones")
+    if symbol is None or not size:
+        return
+    word = vmlinux.bits // 8
+    try:
+        pointers = kernel.words(kernel.runtime(symbol.value), symbol.size // word, "node_data")
+    except MinidumpError:
+        return
+    for node, pgdat in enumerate(pointers):
+        if not pgdat:
+            continue
+        _add(out, Region(None, f"pglist_data[{node}]", paddr=kernel.pa(pgdat), vaddr=pgdat,
+                         size=size, source="--profile crash"), "crash: node's pglist_data")
+        for zone in range(count or 0) if None not in (zones, zone_size, zone_name) else ():
+            try:
+                name = kernel.word(pgdat + zones + zone * zone_size + zone_name, "zone.name")
+            except MinidumpError:
+                continue
+            if name:
+                _add(out, Region(None, f"zone name {node}.{zone}", paddr=kernel.pa(name),
+                                 vaddr=name, size=16, source="--profile crash"),
+                     "crash: zone name")
 
 
 def _xarray_entries(kernel: "KernelMemory", head: int, nodes: list[int],
