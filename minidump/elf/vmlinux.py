@@ -189,6 +189,16 @@ class SymbolIndex:
         index = bisect.bisect_right(self._starts, vaddr)
         return self._starts[index] if index < len(self._starts) else None
 
+    def preceding(self, vaddr: int) -> tuple[str, int] | None:
+        """``(name, offset)`` of the nearest symbol at or below a link-time address, sized
+        or not (how crash names a text address: an assembly label has no size)."""
+        self.symbolize(vaddr)
+        index = bisect.bisect_right(self._starts, vaddr) - 1
+        if index < 0:
+            return None
+        value = self._starts[index]
+        return self._sorted[index][2], vaddr - value
+
     def symbolize(self, vaddr: int) -> tuple[str, int] | None:
         """``(name, offset)`` of the data or code symbol covering a link-time address."""
         if self._sorted is None:

@@ -97,10 +97,19 @@ CRASH_GLOBALS = ("init_pid_ns", "init_task", "jiffies_64", "nr_irqs", "node_stat
                  "node_data", "contig_page_data", "pageflag_names",
                  # task.c task_init: the downsized task_struct, ps's state letters
                  "arch_task_struct_size", "task_state_array",
-                 # sys: MACHINE's clock rate
-                 "cpu_khz")
+                 # sys: MACHINE's clock rate, PANIC's sysrq check
+                 "cpu_khz", "sysrq_pressed")
 #: pointers to strings crash prints at startup: (struct, member, symbol)
 CRASH_STRINGS = (("pv_info", "name", "pv_info"),)
+#: arrays of string pointers crash reads at startup: (symbol, words per entry, word of the
+#: pointer): memory.c page_flags_init (``struct trace_print_flags {mask, name}``), task.c
+#: ps's state names (``const char * const task_state_array[]``)
+CRASH_STRING_TABLES = (("pageflag_names", 2, 1), ("task_state_array", 1, 0))
+#: x86_64 ORC: LOOKUP_BLOCK_SIZE (1 << 8) bytes of text per orc_lookup entry, and
+#: sizeof(struct orc_entry)
+ORC_BLOCK, ORC_ENTRY = 256, 6
+#: stacks whose return addresses lead crash's ``bt`` (and gdb) into kernel text
+STACK_REGIONS = ("stack[", "irq_stack[") + tuple(f"{name}[" for name in EXCEPTION_STACKS)
 #: bytes of a string followed through a pointer (pv_info.name is a short literal)
 STRING_BYTES = 64
 
@@ -522,6 +531,26 @@ def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection
     for name in CRASH_GLOBALS:
         if name in symbols and symbols.get(name).size:
             _add(out, _symbol_region(vmlinux, kernel, name, None, why), "crash: " + name)
+    for name, stride, at in CRASH_STRING_TABLES:
+        symbol = symbols.get(name)
+        if symbol is None or not symbol.size:
+            continue
+        _add(out, _symbol_region(vmlinux, kernel, name, None, why), "crash: " + name)
+        word = vmlinux.bits // 8
+        try:
+            table = kernel.words(kernel.runtime(symbol.value), symbol.size // word, name)
+        except MinidumpError:
+            continue
+        # crash reads an entry past the array's end, looking for its NULL terminator
+        _add(out, Region(None, f"{name} end", paddr=kernel.pa(kernel.runtime(symbol.value)) +
+                         symbol.size, vaddr=kernel.runtime(symbol.value) + symbol.size,
+                         size=stride * word, source=why), f"crash: the entry after {name}")
+        for pointer in table[at::stride]:
+            if pointer:
+                _add(out, Region(None, f"{name} string", paddr=kernel.pa(pointer),
+                                 vaddr=pointer, size=STRING_BYTES // 2, source=why),
+                     f"crash: a string {name} points at")
+    _stack_text(vmlinux, kernel, arch, out)
     _mem_sections(kernel, out)
     debuginfo = open_debuginfo(vmlinux.path)
     if debuginfo is None:
@@ -543,6 +572,80 @@ def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection
         _tasks(debuginfo, vmlinux, kernel, out)
     finally:
         debuginfo.close()
+
+
+def _stack_text(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str,
+                out: Selection) -> None:
+    """The kernel functions the kept stacks return into: crash's ``bt`` reads the call
+    before each return address and has gdb disassemble the function to size its frame."""
+    symbols = vmlinux.symbols
+    first, last = symbols.get("_stext") or symbols.get("_text"), symbols.get("_etext")
+    if first is None or last is None:
+        return
+    low, high = kernel.runtime(first.value), kernel.runtime(last.value)
+    word = vmlinux.bits // 8
+    little = "little" if kernel.arch is None or kernel.arch.little_endian else "big"
+    functions: set[int] = set()
+    for region in [r for r in out.regions if r.name.startswith(STACK_REGIONS)]:
+        try:
+            data = kernel.memory.read(region.paddr, region.size, region.name)
+        except MinidumpError:
+            continue
+        for at in range(0, len(data) - word + 1, word):
+            value = int.from_bytes(data[at:at + word], little)
+            if low <= value < high:
+                functions.add(value - kernel.kerneloffset & ((1 << 64) - 1))
+    _orc(vmlinux, kernel, sorted(functions), out)
+    for link in sorted(functions):
+        # a return address may be just past its function (a call to a noreturn function
+        # ends it): the call before it names the function
+        found = symbols.preceding(link - 1)
+        if found is None:
+            continue
+        found = (found[0], found[1] + 1)
+        start = link - found[1]
+        end = max(link, symbols.next_start(start) or link + 1,
+                  # x86_64_get_framesize: gdb lists as many instructions as the return
+                  # address is bytes into its function
+                  start + found[1] * MAX_INSN.get(arch, 4))
+        # gdb's dcache line around each end: it reads a line past a function's last byte
+        start = (start & ~(GDB_LINE - 1)) - GDB_LINE
+        end = ((end + GDB_LINE - 1) & ~(GDB_LINE - 1)) + GDB_LINE
+        vaddr = kernel.runtime(start)
+        _add(out, Region(None, f"{found[0]} (text)", paddr=kernel.pa(vaddr), vaddr=vaddr,
+                         size=end - start, source="--profile crash"),
+             "crash: a function a kept stack returns into (bt)")
+
+
+def _orc(vmlinux: "Vmlinux", kernel: "KernelMemory", links: list[int], out: Selection) -> None:
+    """x86_64 ORC unwind data for these text addresses (arch/x86/kernel/unwind_orc.c, which
+    crash's x86_64 ``bt`` mirrors): ``orc_lookup[idx]`` and ``[idx + 1]`` for the address's
+    256-byte block bound a run of ``__start_orc_unwind_ip`` (4 bytes each) searched by
+    bisection, and the matching run of ``__start_orc_unwind`` entries (6 bytes each)."""
+    symbols = vmlinux.symbols
+    names = ("orc_lookup", "__start_orc_unwind_ip", "__start_orc_unwind", "_stext")
+    if not all(name in symbols for name in names):
+        return
+    lookup, ips, entries, stext = (symbols.get(name).value for name in names)
+    runs: set[tuple[int, int]] = set()
+    for link in links:
+        idx = (link - stext) // ORC_BLOCK
+        at = kernel.runtime(lookup + idx * 4)
+        try:
+            start, stop = (int.from_bytes(kernel.read_virt(at, 8, "orc_lookup")[i:i + 4],
+                                          "little") for i in (0, 4))
+        except MinidumpError:
+            continue
+        _add(out, Region(None, f"orc_lookup[{idx}]", paddr=kernel.pa(at), vaddr=at, size=8,
+                         source="--profile crash"), "crash: ORC lookup block (bt)")
+        if stop >= start:
+            runs.add((start, stop + 1))
+    for start, stop in sorted(runs):
+        for base, width, label in ((ips, 4, "orc_unwind_ip"), (entries, ORC_ENTRY, "orc_unwind")):
+            vaddr = kernel.runtime(base + start * width)
+            _add(out, Region(None, f"{label}[{start}:{stop + 1}]", paddr=kernel.pa(vaddr),
+                             vaddr=vaddr, size=(stop + 1 - start) * width,
+                             source="--profile crash"), "crash: ORC unwind entries (bt)")
 
 
 def _mem_sections(kernel: "KernelMemory", out: Selection) -> None:
