@@ -706,6 +706,29 @@ def _nodes(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection
                      "crash: zone name")
 
 
+def _idle_tasks(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", task_size: int,
+                out: Selection) -> None:
+    """Each CPU's idle task (``runqueues.idle``): PID 0 is in no pid namespace, and crash
+    adds the idle tasks to its table first."""
+    symbols = vmlinux.symbols
+    idle_at = debuginfo.member_offset("rq", "idle")
+    if idle_at is None or "runqueues" not in symbols or "__per_cpu_offset" not in symbols:
+        return
+    word = vmlinux.bits // 8
+    base = kernel.runtime(symbols.get("__per_cpu_offset").value)
+    for cpu in range(_cpu_count(vmlinux, kernel)):
+        try:
+            offset = kernel.word(base + cpu * word, "__per_cpu_offset")
+            rq = _percpu_address(kernel, vmlinux, symbols.get("runqueues"), offset)
+            task = kernel.word(rq + idle_at, "rq.idle")
+        except MinidumpError:
+            continue
+        if task:
+            _add(out, Region(None, f"idle task[cpu{cpu}]", paddr=kernel.pa(task), vaddr=task,
+                             size=task_size, source="--profile crash"),
+                 f"crash: CPU {cpu} idle task (task table)")
+
+
 def _xarray_entries(kernel: "KernelMemory", head: int, nodes: list[int],
                     node_slots: int) -> list[int]:
     """Every pointer entry of an xarray (include/linux/xarray.h): an internal entry
@@ -755,6 +778,7 @@ def _tasks(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection
         out.warnings.append(f"--profile crash: init_pid_ns not readable ({exc.problem}); "
                             "the task table (ps) is not added")
         return
+    _idle_tasks(debuginfo, vmlinux, kernel, need["task"], out)
     nodes: list[int] = []
     pids = _xarray_entries(kernel, head, nodes, need["slots"])
     for node in nodes:
