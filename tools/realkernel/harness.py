@@ -957,6 +957,26 @@ def crash_session(vmlinux: str, vmcore: str, commands: list[str], arch: str = "x
     return proc.stdout
 
 
+#: meminspect v3's crash recipe for a minidump: normal mode without modules, the panic
+#: message search, or the slab caches; pages not in the dump read as zeros
+CRASH_NORMAL = ("-s", "--no_modules", "--no_panic", "--no_kmem_cache", "--zero_excluded")
+
+
+def crash_normal_session(vmlinux: str, vmcore: str, commands: list[str],
+                         arch: str = "x86_64", timeout: float = 1800,
+                         options: tuple[str, ...] = CRASH_NORMAL) -> str:
+    """Output of crash in normal mode (v3's recipe) fed ``commands`` (then ``q``), with the
+    dump's path taken out of ``sys``'s DUMPFILE line so two dumps compare."""
+    cmd = crash_command(arch)
+    if cmd is None:
+        raise HarnessError(f"no crash for {arch}: run harness.py --arch {arch} fetch")
+    proc = subprocess.run([*cmd, *options, vmlinux, vmcore],
+                          input="\n".join([*commands, "q"]) + "\n", stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          errors="replace")
+    return proc.stdout.replace(vmcore, "VMCORE")
+
+
 def crash_log(vmlinux: str, vmcore: str, arch: str = "x86_64") -> list[str]:
     """The lines `crash --minimal` prints for `log` (no prompt: stdin is not a tty)."""
     return [line for line in crash_session(vmlinux, vmcore, ["log"], arch).splitlines()
