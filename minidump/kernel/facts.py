@@ -322,16 +322,55 @@ class Inspector:
                        len(self.dbg.banner or "") if self.dbg else 1, "banner check")
                 uts = info.symbol("init_uts_ns") if info else None
                 memory(consumer, "init_uts_ns", uts, 6 * UTS_FIELD + 4)
-                for name in ("init_task", "__per_cpu_offset"):
-                    size = (self.dbg.symbol_size(name) if self.dbg else None) or 8
-                    memory(consumer, name, self.object_address(name), min(size, 4096))
+                size = (self.dbg.symbol_size("__per_cpu_offset") if self.dbg else None) or 8
+                memory(consumer, "__per_cpu_offset", self.object_address("__per_cpu_offset"),
+                       min(size, 4096))
+                if self.dbg is not None and self.dbg.symbol("modules") is not None:
+                    # module_init: the list head; v3's recipe (--no_modules) skips it, and
+                    # the command line names the recipe when it is not captured
+                    memory(consumer, "modules", self.object_address("modules"), 16)
+                if arch == "x86_64" and self.dbg is not None:
+                    for name, size, why in self._crash_x86_64_startup():
+                        memory(consumer, name, self.object_address(name.split(" ")[0]),
+                               size, why)
             flatmem = info is not None and "SYMBOL(mem_section)" not in info and \
                 "SYMBOL(mem_map)" in info      # FLATMEM (armmp-lpae): no sparsemem tables
             if consumer in ("crash", "makedumpfile --dump-dmesg") and not flatmem:
                 section = info.symbol("mem_section") if info else None
-                memory(consumer, "mem_section root", section, self.word,
+                # crash's vm_init reads the root table whole (LENGTH(mem_section) pointers)
+                roots = (info.length("mem_section") or 1) if consumer == "crash" and info \
+                    else 1
+                memory(consumer, "mem_section root", section, self.word * roots,
                        "memory map (makedumpfile initial())" if section is None else "")
+            if consumer == "crash":
+                # task_init, after vm_init: the idle task of CPU 0, then the task table
+                size = (self.dbg.symbol_size("init_task") if self.dbg else None) or 8
+                memory(consumer, "init_task", self.object_address("init_task"),
+                       min(size, 4096))
+            if consumer == "crash" and self.dbg is not None and \
+                    self.dbg.symbol("init_pid_ns") is not None:
+                memory(consumer, "init_pid_ns", self.object_address("init_pid_ns"),
+                       self.dbg.symbol_size("init_pid_ns") or self.word,
+                       "task_init: the task table's xarray root")
         return rows
+
+    def _crash_x86_64_startup(self) -> list[tuple[str, int, str]]:
+        """What crash 8.0's x86_64 start-up reads where a failure ends the session, in its
+        order (x86_64.c): ``idt_table``, then gdb's disassembly of ``common_interrupt`` to
+        the next symbol (a failed read leaves crash's temporary file open: "recursive
+        temporary file usage"), then its listing of ``schedule``'s instructions."""
+        symbols = self.dbg.vmlinux.symbols
+        out = []
+        idt = self.dbg.symbol_size("idt_table")
+        if idt:
+            out.append(("idt_table", idt, "crash x86_64 start-up (FAULT_ON_ERROR)"))
+        for name, why in (("common_interrupt", "gdb disassembles it at crash start-up"),
+                          ("schedule", "gdb lists its instructions at crash start-up")):
+            symbol = symbols.get(name)
+            if symbol is not None:
+                end = symbols.next_start(symbol.value) or symbol.value + symbol.size
+                out.append((f"{name} (text)", max(symbol.size, end - symbol.value, 1), why))
+        return out
 
     def _ring(self) -> list[tuple[str, int | None, int]]:
         """The log's memory as (name, vaddr, size); unreadable pointers give vaddr None."""
@@ -391,7 +430,8 @@ def gather(capture: "Capture", dbg=None) -> dict:
         "banner": banner_source, "taint": taint_why, "jiffies": jiffies_where,
         "cpus_online": cpus_source, "utsname": _uts_why(info)})
     rows = ins.readiness()
-    summary = {c: _verdict([r.present for r in rows if r.consumer == c]) for c in CONSUMERS}
+    summary = {c: _verdict([r.present for r in rows if r.consumer == c and
+                            not _picks_command(r)]) for c in CONSUMERS}
     return {"input": capture.input, "container": capture.container,
             "vmlinux": dbg.path if dbg else None, "facts": facts,
             "crash": crash_section(records, log_error,
@@ -444,6 +484,15 @@ def cpu_list(cpus: list[int]) -> str:
     return ",".join(parts)
 
 
+#: meminspect v3's crash command line for a minidump without the module list
+CRASH_RECIPE = "crash -s --no_modules --no_panic --no_kmem_cache --zero_excluded"
+
+
+def _picks_command(row: Requirement) -> bool:
+    """crash's ``modules`` row chooses its command line (plain, else v3's recipe): it
+    never blocks crash."""
+    return row.consumer == "crash" and row.item == "modules"
+
 #: what each consumer cannot answer even when it opens the vmcore (spec/vmcore-consumers.md)
 LIMITS = {
     "crash --minimal": "log, rd, sym, dis, eval only: no ps, bt or task data",
@@ -469,9 +518,11 @@ def consumer_answers(rows: list[Requirement], ready: dict, capture: "Capture",
         "makedumpfile --dump-dmesg": f"makedumpfile --dump-dmesg {vmcore} dmesg.txt",
         "vmcore-dmesg": f"vmcore-dmesg {vmcore}",
     }
+    if any(_picks_command(r) and r.present is False for r in rows):
+        commands["crash"] = f"{CRASH_RECIPE} {machdep}{vmlinux} {vmcore}"
     out = []
     for consumer in CONSUMERS:
-        mine = [r for r in rows if r.consumer == consumer]
+        mine = [r for r in rows if r.consumer == consumer and not _picks_command(r)]
         first = next((r for r in mine if r.present is False), None) or next(
             (r for r in mine if r.present is None), None)
         blocker = None

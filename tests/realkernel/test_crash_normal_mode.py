@@ -13,6 +13,7 @@ full dump.  The size is judged against ``makedumpfile -d 31`` of the same dump.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,3 +81,29 @@ def test_crash_profile_is_ten_times_smaller_than_makedumpfile_d31(rec, minidump,
     normalized.unlink()
     assert minidump.stat().st_size * 10 <= out.stat().st_size, \
         (minidump.stat().st_size, out.stat().st_size)
+
+
+def test_info_crash_verdict_is_what_real_crash_does(rec, minidump, tmp_path, capsys):
+    """``info``'s crash (normal mode) verdict against crash itself: the crash profile's
+    output opens at v3's command line; the triage profile's stops where info says, at
+    gdb's disassembly of ``common_interrupt`` (no kernel text in that profile)."""
+    harness = load_harness()
+    triage = tmp_path / "triage.vmcore"
+    assert main(["extract", "-q", "--vmlinux", rec["vmlinux"], rec["vmcore"],
+                 "--regions", "v3-default", "--profile", "triage", "-o", str(triage)]) == 0
+    verdicts = {}
+    for case, path in (("crash", minidump), ("triage", triage)):
+        main(["info", str(path), "--vmlinux", rec["vmlinux"], "--json"])
+        answer = next(c for c in json.loads(capsys.readouterr().out)["consumers"]
+                      if c["consumer"] == "crash")
+        assert answer["command"].startswith(" ".join(("crash", *harness.CRASH_NORMAL)))
+        printed = harness.crash_normal_session(rec["vmlinux"], str(path), ["p jiffies"])
+        prompt = "jiffies = $1 = " in printed
+        assert answer["ready"] is prompt, (case, answer, printed[-400:])
+        verdicts[case] = (answer["ready"], answer["blocker"], printed)
+    assert verdicts["crash"][:2] == (True, None)
+    blocker, printed = verdicts["triage"][1], verdicts["triage"][2]
+    assert blocker.startswith("common_interrupt (text) missing")
+    # the address info names is the one crash failed to read
+    address = blocker.split(" at 0x")[1].rstrip(")")
+    assert f"read error: kernel virtual address: {address}" in printed
