@@ -4,8 +4,8 @@ From a full capture (ELF vmcore, raw RAM images) and its vmlinux: meminspect's
 runtime ``inspect_entries[]`` (``kernel/meminspect/meminspect.c``), else its
 static ``.inspect_table`` translated to runtime addresses, plus memblock
 regions flagged INSPECT (series v1), plus the lines of ``--regions FILE`` for
-kernels without meminspect.  ``--profile crash`` adds the few variables the
-real crash reads before its prompt.  The result is a Capture like any other:
+kernels without meminspect.  ``--profile crash`` adds what the real crash
+reads before its prompt (on x86_64, what its normal mode walks: see ``_crash``).  The result is a Capture like any other:
 the same planner and writer as ``build`` turn it into a vmcore.
 """
 
@@ -64,11 +64,14 @@ TRIAGE_GLOBALS = ("panic_cpu", "crashing_cpu", "nr_cpu_ids", "__cpu_online_mask"
                   "__cpu_possible_mask", "__cpu_present_mask", "tainted_mask", "init_top_pgt",
                   "swapper_pg_dir")
 #: small globals crash 8.0 reads early in normal mode (found by running it on the triage
-#: minidump of the harness's panic dump); it still stops later, at the kernel text it reads
-#: for its frame-pointer check and at the sparsemem ``mem_section`` tables
+#: minidump of the harness's panic dump); the kernel text and tables it reads after them
+#: are ``--profile crash``'s (see ``_crash``)
 CRASH_STARTUP = ("xen_start_info", "shadow_timekeeper", "pv_ops", "idt_table",
                  "lookup_num_blocks")
 
+#: where ``--profile crash`` keeps what crash's normal mode walks (measured with the real
+#: crash on the harness's panics); elsewhere it keeps the base variables above only
+CRASH_NORMAL_ARCHES = ("x86_64",)
 #: ``--profile crash``: the triage profile plus what crash's normal mode walks before its
 #: prompt and for ``sys``, ``bt``, ``log``, ``p``, ``ps`` (docs/howto/crash-normal-mode.md).
 #: Kernel text crash 8.0 reads at startup (x86_64.c): x86_64_framepointer_init reads the
@@ -325,9 +328,9 @@ def select(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, *, regions_fil
         out.warnings.append("no registered regions found")
     if profile:
         _profile(vmlinux, kernel, arch, profile, out)
-    if profile in ("triage", "crash"):
+    if profile == "triage" or (profile == "crash" and arch in CRASH_NORMAL_ARCHES):
         _triage(vmlinux, kernel, arch, out)
-    if profile == "crash":
+    if profile == "crash" and arch in CRASH_NORMAL_ARCHES:
         _crash(vmlinux, kernel, arch, out)
     if profile == "symbols":
         _symbols(vmlinux, kernel, out)

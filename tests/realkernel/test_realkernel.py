@@ -62,16 +62,18 @@ def test_extract_crash_log_and_drgn_match_full_dump(rec, tmp_path, capsys):
                  "--regions", "v3-default", "--profile", "crash", "-o", out]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["totals"]["lost"] == 0
-    assert [a["name"] for a in doc["profile"]] == ["page_offset_base", "vmalloc_base",
-                                                   "vmemmap_base", "kexec_crash_image"]
+    # the base variables first; then what crash's normal mode walks
+    # (tests/realkernel/test_crash_normal_mode.py)
+    assert [a["name"] for a in doc["profile"]][:4] == ["page_offset_base", "vmalloc_base",
+                                                       "vmemmap_base", "kexec_crash_image"]
     if "log_buf_len=1M" in rec["cmdline"]:
         # the log moved to buffers setup_log_buf allocated: extract follows prb to them
         dynamic = [r for r in doc["regions"] if r["name"].startswith("printk_rb_dynamic.")]
         assert [r["object"] for r in dynamic] == [r["name"] for r in dynamic]
         assert sum(r["size"] for r in dynamic) >= 1 << 20
-        assert os.path.getsize(out) < 8 << 20 < rec["vmcore_bytes"]
+        assert os.path.getsize(out) < 10 << 20 < rec["vmcore_bytes"]
     else:
-        assert os.path.getsize(out) < 1 << 20 < rec["vmcore_bytes"]
+        assert os.path.getsize(out) < 3 << 20 < rec["vmcore_bytes"]
     # the full dump's log without a vmlinux (KASLR and a larger log: through the randomized
     # direct map, found by page_offset_base in the dump's own kallsyms) is the minidump's
     assert main(["dmesg", rec["vmcore"]]) == 0
