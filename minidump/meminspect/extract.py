@@ -101,7 +101,9 @@ CRASH_GLOBALS = ("init_pid_ns", "init_task", "jiffies_64", "nr_irqs", "node_stat
                  # task.c task_init: the downsized task_struct, ps's state letters
                  "arch_task_struct_size", "task_state_array",
                  # sys: MACHINE's clock rate, PANIC's sysrq check
-                 "cpu_khz", "sysrq_pressed")
+                 "cpu_khz", "sysrq_pressed",
+                 # crash 9.0 maple_init (the VMA tree's node geometry)
+                 "mt_slots", "mt_pivots")
 #: pointers to strings crash prints at startup: (struct, member, symbol)
 CRASH_STRINGS = (("pv_info", "name", "pv_info"),)
 #: arrays of string pointers crash reads at startup: (symbol, words per entry, word of the
@@ -113,8 +115,13 @@ CRASH_STRING_TABLES = (("pageflag_names", 2, 1), ("task_state_array", 1, 0))
 ORC_BLOCK, ORC_ENTRY = 256, 6
 #: stacks whose return addresses lead crash's ``bt`` (and gdb) into kernel text
 STACK_REGIONS = ("stack[", "irq_stack[") + tuple(f"{name}[" for name in EXCEPTION_STACKS)
-#: bytes of a string followed through a pointer (pv_info.name is a short literal)
-STRING_BYTES = 64
+#: a string followed through a pointer is kept to the end of its page: crash's read_string
+#: reads up to BUFSIZE bytes, page by page, and a read that runs past a PT_LOAD fails
+STRING_PAGE = 4096
+
+
+def _string_size(pointer: int) -> int:
+    return STRING_PAGE - pointer % STRING_PAGE
 
 
 @dataclass
@@ -394,8 +401,9 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
                      size=len(offsets) * word, source=why), "triage: per-CPU bases")
     debuginfo = open_debuginfo(vmlinux.path)
     try:
-        task_size = (debuginfo.struct_size("task_struct") if debuginfo else None) or \
-            symbols.get("init_task").size
+        task_size = _task_size(vmlinux, kernel, (debuginfo.struct_size("task_struct")
+                                                 if debuginfo else None) or
+                               symbols.get("init_task").size)
         stack_at = debuginfo.member_offset("task_struct", "stack") if debuginfo else None
         rq_curr = debuginfo.member_offset("rq", "curr") if debuginfo else None
         estacks = [(debuginfo.member_offset("cea_exception_stacks", m),
@@ -551,7 +559,7 @@ def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection
         for pointer in table[at::stride]:
             if pointer:
                 _add(out, Region(None, f"{name} string", paddr=kernel.pa(pointer),
-                                 vaddr=pointer, size=STRING_BYTES // 2, source=why),
+                                 vaddr=pointer, size=_string_size(pointer), source=why),
                      f"crash: a string {name} points at")
     _stack_text(vmlinux, kernel, arch, out)
     _mem_sections(kernel, out)
@@ -569,7 +577,7 @@ def _crash(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selection
                 except MinidumpError:
                     continue
                 _add(out, Region(None, f"{name}.{member} string", paddr=kernel.pa(pointer),
-                                 vaddr=pointer, size=STRING_BYTES, source=why),
+                                 vaddr=pointer, size=_string_size(pointer), source=why),
                      f"crash: prints {struct}.{member}")
         _nodes(debuginfo, vmlinux, kernel, out)
         _tasks(debuginfo, vmlinux, kernel, out)
@@ -709,6 +717,21 @@ def _nodes(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection
                      "crash: zone name")
 
 
+def _task_size(vmlinux: "Vmlinux", kernel: "KernelMemory", static: int | None) -> int | None:
+    """The size of a task's allocation: x86_64's ``arch_task_struct_size`` (task_struct with
+    the FPU state cut to the CPU's xstate size: 6144 on the harness's QEMU CPU, against
+    9728 in BTF), which crash also reads.  Keeping the BTF size would overlap the next
+    task in the slab, and crash reads a task from the first PT_LOAD holding its start."""
+    symbol = vmlinux.symbols.get("arch_task_struct_size")
+    if symbol is None:
+        return static
+    try:
+        size = kernel.word(kernel.runtime(symbol.value), "arch_task_struct_size", size=4)
+    except MinidumpError:
+        return static
+    return size if 0 < size <= (static or size) else static
+
+
 def _idle_tasks(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", task_size: int,
                 out: Selection) -> None:
     """Each CPU's idle task (``runqueues.idle``): PID 0 is in no pid namespace, and crash
@@ -770,6 +793,7 @@ def _tasks(debuginfo, vmlinux: "Vmlinux", kernel: "KernelMemory", out: Selection
             "node": debuginfo.struct_size("xa_node"),
             "task": debuginfo.struct_size("task_struct"),
             "mm_struct": debuginfo.struct_size("mm_struct")}
+    need["task"] = _task_size(vmlinux, kernel, need["task"])
     if None in need.values() or "init_pid_ns" not in symbols:
         out.warnings.append("--profile crash: no init_pid_ns xarray (struct pid, xa_node) in "
                             "the vmlinux's types; the task table (ps) is not added")
