@@ -5,7 +5,9 @@ Run:  python tools/realkernel/harness.py capture --panic-kaslr       # x86_64, s
       MINIDUMP_REALKERNEL=1 python -m pytest -m realkernel \
           tests/realkernel/test_crash_normal_mode.py -q
 
-The judge is the host's crash (Debian 12: 8.0.2) with meminspect v3's recipe
+The judges are the host's crash (Debian 12: 8.0.2) and the newest packaged one (sid's
+9.0.x, from ../shared/tools/crash-newer/setup.sh; skipped without it), with meminspect v3's
+recipe
 (``-s --no_modules --no_panic --no_kmem_cache --zero_excluded``): it must reach its
 prompt on the minidump and print, for every command below, what it prints on the
 full dump.  The size is judged against ``makedumpfile -d 31`` of the same dump.
@@ -36,6 +38,22 @@ NAMES = ["cloud-amd64-panic-kaslr", "cloud-amd64-panic-nokaslr"]
 COMMANDS = ["sys", "ps", "bt -a", "p jiffies", "p nr_irqs", "p node_states", "log"]
 
 
+#: the newest packaged crash (9.0.x from sid), made by ../shared/tools/crash-newer/setup.sh
+NEWER = Path(os.environ.get("CRASH_NEWER", Path.home() / ".cache" / "crash-newer" /
+                            "crash-x86_64"))
+CRASHES = ["host", "newer"]
+
+
+@pytest.fixture(params=CRASHES)
+def crash(request) -> list[str] | None:
+    if request.param == "newer":
+        if not NEWER.exists():
+            pytest.skip(f"no newer crash at {NEWER}: run ../shared/tools/crash-newer/setup.sh "
+                        "(or set CRASH_NEWER)")
+        return [str(NEWER)]
+    return None
+
+
 @pytest.fixture(params=NAMES, scope="module")
 def rec(request):
     if request.param not in PANICS:
@@ -57,10 +75,10 @@ def _sections(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def test_crash_normal_mode_prints_what_the_full_dump_prints(rec, minidump):
+def test_crash_normal_mode_prints_what_the_full_dump_prints(rec, minidump, crash):
     harness = load_harness()
-    full = harness.crash_normal_session(rec["vmlinux"], rec["vmcore"], COMMANDS)
-    mini = harness.crash_normal_session(rec["vmlinux"], str(minidump), COMMANDS)
+    full = harness.crash_normal_session(rec["vmlinux"], rec["vmcore"], COMMANDS, crash=crash)
+    mini = harness.crash_normal_session(rec["vmlinux"], str(minidump), COMMANDS, crash=crash)
     # the full dump reached its prompt and printed the panic and its task's trace
     assert "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\"" in full
     assert "sysrq_handle_crash at" in full and "minidump-harness: hello" in full

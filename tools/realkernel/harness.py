@@ -964,10 +964,12 @@ CRASH_NORMAL = ("-s", "--no_modules", "--no_panic", "--no_kmem_cache", "--zero_e
 
 def crash_normal_session(vmlinux: str, vmcore: str, commands: list[str],
                          arch: str = "x86_64", timeout: float = 1800,
-                         options: tuple[str, ...] = CRASH_NORMAL) -> str:
+                         options: tuple[str, ...] = CRASH_NORMAL,
+                         crash: list[str] | None = None) -> str:
     """Output of crash in normal mode (v3's recipe) fed ``commands`` (then ``q``), with the
-    dump's path taken out of ``sys``'s DUMPFILE line so two dumps compare."""
-    cmd = crash_command(arch)
+    dump's path taken out of ``sys``'s DUMPFILE line so two dumps compare.  ``crash``: the
+    command that starts another crash (e.g. ../shared/tools/crash-newer's wrapper)."""
+    cmd = crash or crash_command(arch)
     if cmd is None:
         raise HarnessError(f"no crash for {arch}: run harness.py --arch {arch} fetch")
     proc = subprocess.run([*cmd, *options, vmlinux, vmcore],
