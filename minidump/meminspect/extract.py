@@ -290,7 +290,8 @@ def select_runtime(capture: "Capture", *, version: str | None) -> Selection:
     if entries is None:
         raise UsageError(f"{capture.input}: without --vmlinux, extract reads the kernel's own "
                          "meminspect table (inspect_entries) through the capture's kallsyms, "
-                         "which do not list it; give --vmlinux VMLINUX")
+                         "which do not list it; give --vmlinux VMLINUX (and --regions "
+                         "v3-default for a kernel without meminspect)")
     if version is None:
         from minidump.meminspect.naming import table_version
         detected = table_version(entries, info)
