@@ -171,3 +171,17 @@ def test_regions_file_grammar_and_errors():
     path, shipped = load_regions("v3-default")
     assert path.endswith("v3-default.regions")
     assert {"jiffies_64", "__log_buf", "prb", "init_uts_ns"} <= {s.symbol for s in shipped}
+
+
+def test_extract_without_vmlinux_needs_the_kernels_own_table(machine, tmp_path, capsys):
+    """No --vmlinux: the runtime table is found through the capture's kallsyms; a capture
+    whose VMCOREINFO locates no kallsyms cannot say where it is: one line, exit 2, nothing
+    written."""
+    out = tmp_path / "o"
+    assert main(["extract", f"{machine.ram}@0", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "inspect_entries" in err and "--regions v3-default" in err and "Traceback" not in err
+    assert not out.exists()
+    assert main(["extract", "--regions", "v3-default", f"{machine.ram}@0", "-o",
+                 str(out)]) == 2
+    assert "give --vmlinux VMLINUX" in capsys.readouterr().err
