@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from minidump.api import extract, open
     from minidump.capture import Capture, WriteResult
+    from minidump.kernel.drgn_unwind import stack_trace
     from minidump.kernel.printk import Record
     from minidump.kernel.vmcoreinfo import VmcoreInfo
     from minidump.model import Region, Status
@@ -40,6 +41,7 @@ _LAZY = {
     "Capture": "minidump.capture", "WriteResult": "minidump.capture",
     "Region": "minidump.model", "Status": "minidump.model",
     "Record": "minidump.kernel.printk", "VmcoreInfo": "minidump.kernel.vmcoreinfo",
+    "stack_trace": "minidump.kernel.drgn_unwind",
 }
 
 
@@ -60,4 +62,4 @@ def __dir__() -> list[str]:
 __all__ = ["open", "extract", "Capture", "WriteResult", "Region", "Status", "Record",
            "VmcoreInfo", "MinidumpError", "FormatError", "TruncatedError", "SymbolError",
            "LayoutError", "UnsupportedError", "UsageError", "FaultError", "OutputError",
-           "__version__"]
+           "stack_trace", "__version__"]

@@ -75,6 +75,9 @@ def program(cap: "Capture", vmlinux: str | None = None) -> Any:
                                path=cap.input)
     prog = drgn.Program()
     _set_notes(prog, cap)
+    if cap.arch == "riscv64":   # drgn 0.3.0 unwinds no riscv64: minidump.stack_trace() does
+        from minidump.kernel.drgn_unwind import remember_registers
+        remember_registers(prog, cap)
     lock = threading.Lock()   # PhysicalMemory shares file handles; Capture reads are not
                               # thread-safe before issue 20's change lands
 

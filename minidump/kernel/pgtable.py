@@ -1,4 +1,5 @@
-"""Kernel page-table walks over captured physical memory (x86_64; arm64 4/16/64 KiB granules).
+"""Kernel page-table walks over captured physical memory (x86_64; arm64 4/16/64 KiB granules;
+riscv64 Sv39/48/57).
 
 Used where an address is neither in the kernel image nor in the linear map:
 vmalloc'd task and IRQ stacks (``CONFIG_VMAP_STACK``).  The walk starts at the
@@ -17,6 +18,9 @@ keep the tables and crash or drgn can repeat the walk.
   clear.  Output address bits ``g``..47, and with 52-bit physical addresses bits
   50-51 in descriptor bits 8-9 (LPA2, 4/16 KiB granules) or bits 48-51 in descriptor
   bits 12-15 (64 KiB granule).
+- riscv64 (``arch/riscv/include/asm/pgtable-bits.h``): 3, 4 or 5 levels (Sv39/48/57, from
+  VMCOREINFO's ``VA_BITS``) of 9 bits, 4 KiB pages; ``_PAGE_PRESENT`` bit 0, a leaf has any
+  of R/W/X (bits 1-3); the PPN sits in bits 10..53 (``_PAGE_PFN_SHIFT``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Protocol
 PAGE_SIZE = 4096
 _ADDR_X86 = 0x000F_FFFF_FFFF_F000
 _ADDR_ARM64 = 0x0000_FFFF_FFFF_F000
+_PFN_RISCV64 = (1 << 44) - 1
 
 
 class Physical(Protocol):
@@ -49,6 +54,11 @@ def arm64_geometry(page_size: int | None, va_bits: int | None) -> tuple[int, int
     per_level = shift - 3
     levels = -(-(bits - shift) // per_level)
     return shift, levels, bits > 48 and shift < 16
+
+
+def riscv64_levels(va_bits: int | None) -> int | None:
+    """Page-table levels of a riscv64 kernel running with ``va_bits`` (Sv39/48/57)."""
+    return {39: 3, 48: 4, 57: 5}.get(va_bits or 0)
 
 
 def walk(memory: Physical, arch: str, root: int, vaddr: int, *, levels: int = 4,
@@ -77,6 +87,9 @@ def walk(memory: Physical, arch: str, root: int, vaddr: int, *, levels: int = 4,
         if arch == "x86_64":
             address = entry & _ADDR_X86 & ~sme_mask
             leaf = last or (level >= levels - 3 and entry & 0x80 and level > 0)
+        elif arch == "riscv64":
+            address = ((entry >> 10) & _PFN_RISCV64) << 12
+            leaf = last or bool(entry & 0xE)
         else:
             address = _arm64_output(entry, page_shift, lpa2)
             leaf = last or not entry & 2

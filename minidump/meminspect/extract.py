@@ -424,6 +424,9 @@ def _triage(vmlinux: "Vmlinux", kernel: "KernelMemory", arch: str, out: Selectio
         if arch == "x86_64" and info.number("pgtable_l5_enabled"):
             levels = 5
         sme = (info.number("sme_mask") or 0) if arch == "x86_64" else 0
+        if arch == "riscv64":
+            from minidump.kernel.pgtable import riscv64_levels
+            levels = riscv64_levels(info.number("VA_BITS")) or levels
     geometry = {}
     if arch == "arm64":
         from minidump.kernel.pgtable import arm64_geometry
