@@ -82,7 +82,8 @@ class Frame:
 
 
 class StackTrace(tuple):
-    """Frames innermost first; ``str()`` prints them as drgn prints its own traces."""
+    """Frames innermost first; ``str()`` and ``repr()`` print them as drgn's shell prints
+    its own traces."""
 
     def __str__(self) -> str:
         lines = []
@@ -96,9 +97,7 @@ class StackTrace(tuple):
                          + (f" ({frame.source})" if frame.source else ""))
         return "\n".join(lines)
 
-    def _repr_pretty_(self, p, cycle) -> None:   # the drgn shell shows str(), as drgn's own
-        p.text(str(self))
-
+    __repr__ = __str__   # drgn's shell shows repr() of what is not drgn's
 
 def trace_from_registers(prog, pc: int, ra: int, sp: int, fp: int,
                          limit: int = MAX_FRAMES) -> StackTrace:
