@@ -56,13 +56,32 @@ def _escape_char(match) -> str:
 
 
 def safe_document(value: Any) -> Any:
-    """A document with every string (keys too) passed through :func:`safe`."""
+    """A document with every string (keys too) passed through :func:`safe`.
+
+    Printable strings (``str.isprintable``: no control, separator or surrogate
+    characters, all of which :func:`safe` escapes) are kept as they are without a call
+    per string: a fleet's 10,000 records hold half a million strings.
+    """
+    kind = type(value)
+    if kind is str:
+        return value if value.isprintable() else safe(value)
+    if kind is dict or isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not key.isprintable():
+                key = safe_document(key)
+            kind = type(item)
+            if kind is str:
+                out[key] = item if item.isprintable() else safe(item)
+            elif kind is int or kind is float or kind is bool or item is None:
+                out[key] = item
+            else:
+                out[key] = safe_document(item)
+        return out
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        return [safe_document(item) for item in value]
     if isinstance(value, str):
         return safe(value)
-    if isinstance(value, dict):
-        return {safe_document(k): safe_document(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [safe_document(v) for v in value]
     return value
 
 
