@@ -137,6 +137,9 @@ EVENTS: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(p)) for kin
     ("nmi-backtrace", r"^NMI backtrace for cpu (?P<cpu>\d+)"),
     ("bug", r"^BUG: (?P<what>.+)$"),
 ))
+#: any of EVENTS, without their groups: one search rules most log lines out at once
+_ANY_EVENT = re.compile("|".join("(?:" + re.sub(r"\(\?P<\w+>", "(?:", p.pattern) + ")"
+                                 for _, p in EVENTS))
 #: the die() line that follows a fault report joins it instead of starting an event
 _JOINS_DIE = {"null-pointer-dereference", "paging-request", "kernel-bug", "bug"}
 #: events that report and never bring the machine down by themselves
@@ -280,7 +283,7 @@ class _Parser:
         event = self.current
         if event is not None and event.trace_state == "open" and _FRAME.match(text):
             return False
-        for kind, pattern in EVENTS:
+        for kind, pattern in (EVENTS if _ANY_EVENT.search(text) is not None else ()):
             match = pattern.search(text)
             if match is None:
                 continue

@@ -438,7 +438,9 @@ def gather(capture: "Capture", dbg=None) -> dict:
                                    taint),
             "layout": layout, "vmcoreinfo_problems": info.problems() if info else [],
             "consumers": consumer_answers(rows, summary, capture, dbg),
-            "readiness": [asdict(r) for r in rows], "ready": summary}
+            "readiness": [{"consumer": r.consumer, "item": r.item, "kind": r.kind,
+                           "present": r.present, "detail": r.detail} for r in rows],
+            "ready": summary}
 
 
 #: VMCOREINFO keys behind facts that come only from the note
