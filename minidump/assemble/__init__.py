@@ -167,6 +167,8 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
 
     if source.kernel_header == "meminspect" and info is not None and elf_arch is not None:
         rows = _meminspect_order(rows, info, elf_arch)
+        if any(r.seq is not None for r in rows):
+            scheme = "meminspect"     # the rows' seq are meminspect IDs now
     rest = [r for r in rows if id(r) not in used]
     if kelf is not None:
         from minidump.assemble.place import place_on_kelf
@@ -199,8 +201,6 @@ def assemble(source: Source, *, input: str, vmcoreinfo: VmcoreInfo | None = None
                       table_where=source.table_where)
     capture.phys_offset = phys_offset
     capture.recorded_objects = dict(source.objects)
-    if source.kernel_header == "meminspect" and any(r.seq is not None for r in rows):
-        capture.scheme = "meminspect"
     return capture
 
 

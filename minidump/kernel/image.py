@@ -114,21 +114,35 @@ def find_image(memory: "PhysicalMemory", vmlinux: "Vmlinux", *,
 
 def _search(memory: "PhysicalMemory", needle: bytes) -> int | None:
     """Physical address of the first captured copy of ``needle``."""
+    for paddr, _, _, _ in _occurrences(memory, needle):
+        return paddr
+    return None
+
+
+def _occurrences(memory: "PhysicalMemory", needle: bytes):
+    """``(paddr, mm, at, end)`` for each captured copy of ``needle``, in physical order per
+    file: ``mm[at:end]`` runs from the copy to the end of its extent.  Searched at memory
+    speed (mmap), no translation; files that cannot be mapped are passed over."""
     by_file: dict[str, list] = {}
     for extent in memory.extents:
         by_file.setdefault(extent.path, []).append(extent)
     for path, extents in by_file.items():
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")
+        except OSError:
+            continue
+        with fh:
             try:
                 mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             except (ValueError, OSError):
                 continue   # empty or not mappable
             with mm:
                 for extent in sorted(extents, key=lambda e: e.paddr):
-                    at = mm.find(needle, extent.offset, extent.offset + extent.size)
-                    if at >= 0:
-                        return extent.paddr + at - extent.offset
-    return None
+                    end = min(len(mm), extent.offset + extent.size)
+                    at = mm.find(needle, extent.offset, end)
+                    while at >= 0:
+                        yield extent.paddr + at - extent.offset, mm, at, end
+                        at = mm.find(needle, at + 1, end)
 
 
 #: the first bytes of every kernel's VMCOREINFO text (``kernel/vmcore_info.c`` writes
@@ -142,33 +156,15 @@ def aligned_hits(memory: "PhysicalMemory", needle: bytes, *, length: int, align:
                  limit: int = VMCOREINFO_CANDIDATES):
     """``(paddr, bytes)`` for each captured copy of ``needle`` that starts on an ``align``
     boundary of physical memory, with up to ``length`` bytes from there; at most ``limit``
-    candidates (hostile inputs).  Searched at memory speed in each file, no translation."""
+    candidates (hostile inputs)."""
     checked = 0
-    by_file: dict[str, list] = {}
-    for extent in memory.extents:
-        by_file.setdefault(extent.path, []).append(extent)
-    for file, extents in by_file.items():
-        try:
-            fh = open(file, "rb")
-        except OSError:
+    for paddr, mm, at, end in _occurrences(memory, needle):
+        if paddr % align:
             continue
-        with fh:
-            try:
-                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            except (ValueError, OSError):
-                continue
-            with mm:
-                for extent in sorted(extents, key=lambda e: e.paddr):
-                    end = min(len(mm), extent.offset + extent.size)
-                    at = mm.find(needle, extent.offset, end)
-                    while at >= 0:
-                        paddr = extent.paddr + at - extent.offset
-                        if paddr % align == 0:
-                            checked += 1
-                            if checked > limit:
-                                return
-                            yield paddr, mm[at:min(end, at + length)]
-                        at = mm.find(needle, at + 1, end)
+        checked += 1
+        if checked > limit:
+            return
+        yield paddr, mm[at:min(end, at + length)]
 
 
 def search_vmcoreinfo(memory: "PhysicalMemory", *, path: str | None = None
@@ -191,14 +187,9 @@ def _vmcoreinfo_text(text: bytes, path: str | None) -> VmcoreInfo | None:
     from minidump.errors import MinidumpError
     try:
         info = VmcoreInfo(text, path=path)
+        return info if info.osrelease and info.pagesize else None
     except MinidumpError:
         return None
-    try:
-        if not info.osrelease or not info.pagesize:
-            return None
-    except MinidumpError:
-        return None
-    return info
 
 
 def vmcoreinfo_from_memory(image: KernelImage, *, path: str | None = None

@@ -230,8 +230,8 @@ def _from_memblock(vmlinux, kernel, debuginfo, out: Selection) -> None:
     from minidump.meminspect.memblock import (inspect_regions, layout_from_debuginfo,
                                               read_memblock)
 
-    if debuginfo is not None and debuginfo.enum("memblock_flags") and \
-            "MEMBLOCK_INSPECT" not in debuginfo.enum("memblock_flags"):
+    flags = debuginfo.enum("memblock_flags") if debuginfo is not None else None
+    if flags and "MEMBLOCK_INSPECT" not in flags:
         return
     try:
         regions = read_memblock(vmlinux, kernel, layout_from_debuginfo(debuginfo, vmlinux.bits))
@@ -292,16 +292,16 @@ def select_runtime(capture: "Capture", *, version: str | None) -> Selection:
                          "meminspect table (inspect_entries) through the capture's kallsyms, "
                          "which do not list it; give --vmlinux VMLINUX (and --regions "
                          "v3-default for a kernel without meminspect)")
-    if version is None:
-        from minidump.meminspect.naming import table_version
-        detected = table_version(entries, info)
-        if detected != "v3":
-            names = builtin_names(detected)
-            entries = [replace(e, id_name=names.name(e.id)) for e in entries]
     out = Selection()
     for entry in entries:
         out.regions.append(Region(entry.id, entry.id_name, paddr=entry.pa or None,
                                   vaddr=entry.va or None, size=entry.size, source=entry.where))
+    if version is None:
+        # v1/v2 shift IDs 26-43: where VMCOREINFO's symbols sit says which series it is
+        from minidump.meminspect.naming import capture_version
+        if capture_version(out.regions, info, "unknown").series == "v2":
+            names = builtin_names("v2")
+            out.regions = [r.with_(name=names.name(r.id)) for r in out.regions]
     if not out.regions:
         out.warnings.append("no registered regions found")
     return out

@@ -88,25 +88,6 @@ def capture_version(regions: list[Region], info, scheme: str) -> Version:
     return Version(found.pop() if len(found) == 1 else None, evidence)
 
 
-def table_version(entries, info) -> str:
-    """v3 or v2 (v1/v2 share IDs) of a runtime table, from where VMCOREINFO's symbols sit
-    (ID 26 is ``clear_seq`` and ID 42 ``swapper_pg_dir`` in v3 only; ID 43 is
-    ``swapper_pg_dir`` in v1/v2); v3 when nothing says."""
-    by_id = {e.id: e.va for e in entries}
-    votes = set()
-    try:
-        clear_seq, pgd = info.symbol("clear_seq"), info.symbol("swapper_pg_dir")
-    except MinidumpError:
-        return "v3"
-    if clear_seq is not None and 26 in by_id:
-        votes.add("v3" if by_id[26] == clear_seq else "v2")
-    if pgd is not None and by_id.get(42) == pgd:
-        votes.add("v3")
-    if pgd is not None and by_id.get(43) == pgd:
-        votes.add("v2")
-    return votes.pop() if len(votes) == 1 else "v3"
-
-
 def id_object(ident: int | None, version: str | None) -> str | None:
     """The object a static meminspect ID registers in ``version`` (None: only where every
     series agrees), or None for IDs that name no fixed object."""

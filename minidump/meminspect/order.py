@@ -29,6 +29,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Callable
 
+from minidump.errors import MinidumpError
 from minidump.meminspect.naming import ID_OBJECTS
 from minidump.meminspect.static import ID_TABLES, MEMINSPECT_ID_DYNAMIC
 
@@ -63,7 +64,7 @@ def infer_ids(loads: list[tuple[int | None, int | None, int]], info, *, image: C
     def vmci(name: str) -> int | None:
         try:
             return info.symbol(name) if info is not None else None
-        except Exception:     # a malformed key is no evidence
+        except MinidumpError:     # a malformed key is no evidence
             return None
 
     objects = {ident: ID_OBJECTS.get(table[ident], table[ident])

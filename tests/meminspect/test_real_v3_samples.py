@@ -12,10 +12,10 @@ objects and log.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
+from builders.console import kernel_lines, shown_lines
 
 from minidump.cli import main
 
@@ -63,16 +63,11 @@ def _md(sample: Path, tmp_path: Path) -> Path:
 
 
 def _console(sample: Path) -> list[str]:
-    lines = (sample / "console.log").read_text().splitlines()
-    return [line for line in lines if line.strip() and not line.startswith(
-        ("minidump-harness: uname", "MINIDUMP-HARNESS-READY"))]
+    return kernel_lines((sample / "console.log").read_text())
 
 
 def _log(capsys, path: str) -> list[str]:
-    records = _json(capsys, "dmesg", path)
-    text = [re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), r["text"])
-            for r in records if r["level"] < 7]      # what the console shows
-    return [line for t in text for line in t.split("\n")]
+    return shown_lines(_json(capsys, "dmesg", path))
 
 
 def test_samples_are_bundled():

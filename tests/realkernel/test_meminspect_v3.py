@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from builders.console import kernel_lines, shown_lines
 
 ENABLED = os.environ.get("MINIDUMP_REALKERNEL") == "1"
 pytestmark = [pytest.mark.realkernel,
@@ -68,19 +69,12 @@ def as_json(*argv: str) -> dict:
 
 def console_lines(rec: dict) -> list[str]:
     """What the kernel printed on the serial console (this config: no printk timestamps)."""
-    lines = Path(rec["console_log"]).read_text(errors="replace").replace("\r", "").splitlines()
-    # the init script's own stdout is not the kernel's
-    return [line for line in lines if line.strip() and not line.startswith(
-        ("minidump-harness: uname", "MINIDUMP-HARNESS-READY"))]
+    return kernel_lines(Path(rec["console_log"]).read_text(errors="replace"))
 
 
 def log_lines(path: str) -> list[str]:
     """The records the console shows (below KERN_DEBUG), as minidump dmesg reads them."""
-    records = as_json("dmesg", path)
-    # dmesg escapes control bytes as the kernel's /dev/kmsg does (\x09); the console does not
-    text = [re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), r["text"])
-            for r in records if r["level"] < 7]
-    return [line for t in text for line in t.split("\n")]
+    return shown_lines(as_json("dmesg", path))
 
 
 def expected(rec: dict) -> dict[int, dict]:

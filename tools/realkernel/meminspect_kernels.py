@@ -650,6 +650,13 @@ def assemble(record: dict) -> dict:
             "vmcoreinfo_text": vmcoreinfo.decode(errors="replace"), "kinfo": kinfo}
 
 
+def blob_name(ident: int) -> str:
+    """The file the backend's region ``ident`` becomes: ``md_K`` + the first 8 characters of
+    its v3 name table entry (``unknown`` past it) + the ID (meminspect.md section 8.4)."""
+    label = QCOM_V3_NAMES[ident] if ident < len(QCOM_V3_NAMES) else "unknown"
+    return f"md_K{label[:8]}{ident}.BIN"
+
+
 def _md_dir(md: Path, dump: "Dump", table: list[dict]) -> tuple[Path, list[str]]:
     """The backend's md_*.BIN files: every region it adds, in traversal order."""
     shutil.rmtree(md, ignore_errors=True)
@@ -658,8 +665,7 @@ def _md_dir(md: Path, dump: "Dump", table: list[dict]) -> tuple[Path, list[str]]
     for row in table:       # traversal order: ascending id (the backend's probe)
         if not row["size"] or not (row["va"] or row["pa"]):
             continue
-        label = QCOM_V3_NAMES[row["id"]] if row["id"] < len(QCOM_V3_NAMES) else "unknown"
-        blob = f"md_K{label[:8]}{row['id']}.BIN"
+        blob = blob_name(row["id"])
         (md / blob).write_bytes(dump.read(row["pa"], (row["size"] + 3) & ~3))
         files.append(blob)
     return md, files
@@ -668,8 +674,7 @@ def _md_dir(md: Path, dump: "Dump", table: list[dict]) -> tuple[Path, list[str]]
 def _sahara_table(path: Path, table: list[dict], files: list[str]) -> None:
     """The Sahara 64-bit memory-debug table (qdl's sahara_debug_region64: type, addr, length,
     region[20], filename[20]) the firmware sends for those files."""
-    by_name = {f"md_K{(QCOM_V3_NAMES[r['id']] if r['id'] < len(QCOM_V3_NAMES) else 'unknown')[:8]}"
-               f"{r['id']}.BIN": r for r in table}
+    by_name = {blob_name(r["id"]): r for r in table}
     out = b""
     for name in files:
         row = by_name[name]
@@ -744,8 +749,7 @@ def md_files(elf: bytes, table: list[dict]) -> dict[str, bytes]:
         else:
             offset, filesz = loads[row["pa"]]
             data = elf[offset:offset + filesz]
-        label = QCOM_V3_NAMES[row["id"]] if row["id"] < len(QCOM_V3_NAMES) else "unknown"
-        out[f"md_K{label[:8]}{row['id']}.BIN"] = data
+        out[blob_name(row["id"])] = data
     return out
 
 
